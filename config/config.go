@@ -1,0 +1,278 @@
+// Package config reads gpumeter's YAML configuration (SPEC §3.5). Every field
+// has a default, so an empty file, or none, is a working configuration.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nipa-gpu/gpumeter/store"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Timezone  string                    `yaml:"timezone"`
+	Store     string                    `yaml:"store"`
+	Activity  Activity                  `yaml:"activity"`
+	Idle      Idle                      `yaml:"idle"`
+	Providers map[string]ProviderLimits `yaml:"providers"`
+	Tariffs   []Tariff                  `yaml:"tariffs"`
+	Webhook   Webhook                   `yaml:"webhook"`
+	Retention Retention                 `yaml:"retention"`
+}
+
+// Activity decides when a covered second is active.
+type Activity struct {
+	Metric       string   `yaml:"metric"`
+	ThresholdPct float64  `yaml:"threshold_pct"`
+	MaxSampleGap Duration `yaml:"max_sample_gap"`
+}
+
+// Idle holds the thresholds of the idle flags (SPEC §5).
+type Idle struct {
+	UnallocatedHours      float64 `yaml:"unallocated_hours"`
+	AllocatedHours        float64 `yaml:"allocated_hours"`
+	AllocatedMaxActivePct float64 `yaml:"allocated_max_active_pct"`
+	MinCoveragePct        float64 `yaml:"min_coverage_pct"`
+}
+
+// ProviderLimits are one provider's limits on its private share and borrowing.
+type ProviderLimits struct {
+	PrivateShareGPUs      int     `yaml:"private_share_gpus"`
+	MonthlyBorrowGPUHours float64 `yaml:"monthly_borrow_gpu_hours"`
+	MaxBorrowHours        float64 `yaml:"max_borrow_hours"`
+}
+
+// Tariff prices one class of GPU-hours on one model.
+type Tariff struct {
+	Class         string  `yaml:"class"`
+	Model         string  `yaml:"model"`
+	KRWPerGPUHour float64 `yaml:"krw_per_gpu_hour"`
+	BilledTo      string  `yaml:"billed_to"`
+}
+
+// Webhook is where idle flags are POSTed.
+type Webhook struct {
+	URL    string `yaml:"url"`
+	Secret string `yaml:"secret"`
+}
+
+// Retention says how long raw samples are kept. Monthly reports are recomputed
+// from the store, so the default keeps a little over a year: a month can be
+// re-issued until the same month of the next year has been reported.
+type Retention struct {
+	SamplesDays int `yaml:"samples_days"`
+}
+
+// Duration is a time.Duration written as "60s", "15m" in YAML.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 60s", n.Line, s)
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Activity metrics accepted in activity.metric.
+const (
+	MetricAuto           = "auto"
+	MetricGPUUtil        = "gpu_util"
+	MetricGrEngineActive = "gr_engine_active"
+	MetricSMActive       = "sm_active"
+)
+
+// Classes that a tariff may price (SPEC §5): the seven capacity classes and
+// provider_borrowed.
+var TariffClasses = []string{
+	"public_active", "public_idle", "provider_active", "provider_idle",
+	"unallocated_active", "unallocated_idle", "no_data", "provider_borrowed",
+}
+
+// Default returns the configuration with every default of SPEC §3.5; the
+// provider limits are those of the program's three providers (SPEC §1).
+func Default() Config {
+	return Config{
+		Timezone: "Asia/Seoul",
+		Store:    "chdb://./data",
+		Activity: Activity{Metric: MetricAuto, ThresholdPct: 5, MaxSampleGap: Duration{60 * time.Second}},
+		Idle:     Idle{UnallocatedHours: 24, AllocatedHours: 72, AllocatedMaxActivePct: 10, MinCoveragePct: 90},
+		Providers: map[string]ProviderLimits{
+			"naver": {PrivateShareGPUs: 760, MaxBorrowHours: 720},
+			"kakao": {PrivateShareGPUs: 384, MaxBorrowHours: 720},
+			"nhn":   {PrivateShareGPUs: 1536, MaxBorrowHours: 720},
+		},
+		Retention: Retention{SamplesDays: 400},
+	}
+}
+
+// Load reads path over the defaults; an empty path gives the defaults. Unknown
+// fields are errors, so a misspelt key never silently falls back to a default.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	if err := cfg.decode(data); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func (c *Config) decode(data []byte) error {
+	// A providers section replaces the default providers rather than merging
+	// into them: the file lists the providers the deployment has.
+	var probe struct {
+		Providers map[string]ProviderLimits `yaml:"providers"`
+	}
+	if err := yaml.Unmarshal(data, &probe); err == nil && probe.Providers != nil {
+		c.Providers = nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+var providerID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// Validate reports every problem of the configuration, one line each, naming
+// the field, its value and why it is wrong.
+func (c Config) Validate() error {
+	var errs []string
+	bad := func(field string, value any, why string) {
+		errs = append(errs, fmt.Sprintf("%s: %v: %s", field, value, why))
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
+		bad("timezone", quote(c.Timezone), "not an IANA time zone such as Asia/Seoul")
+	}
+	if !strings.HasPrefix(c.Store, "chdb://") && !strings.HasPrefix(c.Store, "clickhouse://") {
+		bad("store", quote(store.Redact(c.Store)), "must start with chdb:// or clickhouse://")
+	}
+	switch c.Activity.Metric {
+	case MetricAuto, MetricGPUUtil, MetricGrEngineActive, MetricSMActive:
+	default:
+		bad("activity.metric", quote(c.Activity.Metric), "must be auto, gpu_util, gr_engine_active or sm_active")
+	}
+	pct := func(field string, v float64) {
+		if v < 0 || v > 100 {
+			bad(field, v, "must be between 0 and 100")
+		}
+	}
+	pct("activity.threshold_pct", c.Activity.ThresholdPct)
+	if c.Activity.MaxSampleGap.Duration < time.Second {
+		bad("activity.max_sample_gap", c.Activity.MaxSampleGap, "must be at least 1s")
+	} else if c.Activity.MaxSampleGap.Duration%time.Second != 0 {
+		bad("activity.max_sample_gap", c.Activity.MaxSampleGap, "must be whole seconds")
+	}
+	if c.Idle.UnallocatedHours <= 0 {
+		bad("idle.unallocated_hours", c.Idle.UnallocatedHours, "must be positive")
+	}
+	if c.Idle.AllocatedHours <= 0 {
+		bad("idle.allocated_hours", c.Idle.AllocatedHours, "must be positive")
+	}
+	pct("idle.allocated_max_active_pct", c.Idle.AllocatedMaxActivePct)
+	pct("idle.min_coverage_pct", c.Idle.MinCoveragePct)
+	for _, id := range sortedKeys(c.Providers) {
+		p := c.Providers[id]
+		field := "providers." + id
+		if !providerID.MatchString(id) {
+			bad(field, quote(id), "provider ids are lower-case letters, digits, _ and -")
+		}
+		if p.PrivateShareGPUs < 0 {
+			bad(field+".private_share_gpus", p.PrivateShareGPUs, "must not be negative")
+		}
+		if p.MonthlyBorrowGPUHours < 0 {
+			bad(field+".monthly_borrow_gpu_hours", p.MonthlyBorrowGPUHours, "must not be negative (0 = no cap)")
+		}
+		if p.MaxBorrowHours <= 0 {
+			bad(field+".max_borrow_hours", p.MaxBorrowHours, "must be positive")
+		}
+	}
+	seen := map[[2]string]int{}
+	for i, t := range c.Tariffs {
+		field := fmt.Sprintf("tariffs[%d]", i)
+		if !contains(TariffClasses, t.Class) {
+			bad(field+".class", quote(t.Class), "must be one of "+strings.Join(TariffClasses, ", "))
+		}
+		if t.Model == "" {
+			bad(field+".model", `""`, "must name a GPU model such as H200")
+		}
+		if t.KRWPerGPUHour < 0 {
+			bad(field+".krw_per_gpu_hour", t.KRWPerGPUHour, "must not be negative")
+		}
+		if t.BilledTo != "provider" && t.BilledTo != "government" && t.BilledTo != "project" {
+			bad(field+".billed_to", quote(t.BilledTo), "must be provider, government or project")
+		}
+		key := [2]string{t.Class, t.Model}
+		if j, dup := seen[key]; dup {
+			bad(field, t.Class+"/"+t.Model, fmt.Sprintf("same class and model as tariffs[%d]", j))
+		}
+		seen[key] = i
+	}
+	if c.Webhook.URL != "" && !strings.HasPrefix(c.Webhook.URL, "http://") && !strings.HasPrefix(c.Webhook.URL, "https://") {
+		bad("webhook.url", quote(c.Webhook.URL), "must be an http:// or https:// URL")
+	}
+	if c.Webhook.URL != "" && c.Webhook.Secret == "" {
+		bad("webhook.secret", `""`, "required with webhook.url: the portal checks the signature")
+	}
+	if c.Retention.SamplesDays < 0 {
+		bad("retention.samples_days", c.Retention.SamplesDays, "must not be negative (0 = keep forever)")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "\n"))
+}
+
+// Location is the time zone that months and days of reports are local to.
+func (c Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

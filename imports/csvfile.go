@@ -1,0 +1,200 @@
+// Package imports reads the input files of SPEC §3 (inventory, projects,
+// allocations, samples), validates each whole before anything is written, and
+// writes it so that re-importing the same file changes nothing and a later
+// import replaces the earlier rows of the same keys.
+package imports
+
+import (
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// MaxReported caps the bad lines listed in one error; the count of the rest is given.
+const MaxReported = 1000
+
+// Problem is one bad line of an input file.
+type Problem struct {
+	Line   int
+	Reason string
+}
+
+// ValidationError rejects a whole file: nothing of it was stored.
+type ValidationError struct {
+	File     string
+	Problems []Problem
+	Total    int // bad lines, including those beyond MaxReported
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	noun := "lines"
+	if e.Total == 1 {
+		noun = "line"
+	}
+	fmt.Fprintf(&b, "%s: %d bad %s, nothing imported", e.File, e.Total, noun)
+	for _, p := range e.Problems {
+		fmt.Fprintf(&b, "\n%s:%d: %s", e.File, p.Line, p.Reason)
+	}
+	if e.Total > len(e.Problems) {
+		fmt.Fprintf(&b, "\n… and %d more bad lines", e.Total-len(e.Problems))
+	}
+	return b.String()
+}
+
+type problems struct {
+	file string
+	list []Problem
+	lines map[int]bool
+	total int
+}
+
+// add records a problem; a line counts once however many problems it has.
+func (p *problems) add(line int, format string, args ...any) {
+	if p.lines == nil {
+		p.lines = map[int]bool{}
+	}
+	if !p.lines[line] {
+		p.lines[line] = true
+		p.total++
+	}
+	if len(p.list) < MaxReported {
+		p.list = append(p.list, Problem{Line: line, Reason: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (p *problems) err() error {
+	if p.total == 0 {
+		return nil
+	}
+	return &ValidationError{File: p.file, Problems: p.list, Total: p.total}
+}
+
+// csvFile reads a CSV input with a header naming exactly the expected columns,
+// in any order, and hashes every byte it reads.
+type csvFile struct {
+	name   string
+	f      *os.File
+	hash   hash.Hash
+	r      *csv.Reader
+	index  map[string]int
+	record []string
+	line   int
+}
+
+func openCSV(path string, columns []string) (*csvFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	c := &csvFile{name: filepath.Base(path), f: f, hash: sha256.New()}
+	c.r = csv.NewReader(io.TeeReader(f, c.hash))
+	c.r.ReuseRecord = true
+	c.r.FieldsPerRecord = -1
+	header, err := c.r.Read()
+	if err != nil {
+		f.Close()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty file, want header %s", c.name, strings.Join(columns, ","))
+		}
+		return nil, fmt.Errorf("%s:1: %v", c.name, err)
+	}
+	c.index = map[string]int{}
+	var bad []string
+	for i, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if _, dup := c.index[h]; dup {
+			bad = append(bad, fmt.Sprintf("column %q twice", h))
+		}
+		c.index[h] = i
+	}
+	for _, col := range columns {
+		if _, ok := c.index[col]; !ok {
+			bad = append(bad, fmt.Sprintf("missing column %q", col))
+		}
+	}
+	for h := range c.index {
+		if !contains(columns, h) {
+			bad = append(bad, fmt.Sprintf("unknown column %q", h))
+		}
+	}
+	if len(bad) > 0 {
+		f.Close()
+		return nil, fmt.Errorf("%s:1: bad header (%s); want %s", c.name, strings.Join(bad, ", "), strings.Join(columns, ","))
+	}
+	return c, nil
+}
+
+// next reads the next record; false at the end. A line the CSV reader cannot
+// parse is returned as a problem, and reading goes on with the next one.
+func (c *csvFile) next() (ok bool, problem string) {
+	rec, err := c.r.Read()
+	if errors.Is(err, io.EOF) {
+		return false, ""
+	}
+	line, _ := c.r.FieldPos(0)
+	c.line = line
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			c.line = pe.StartLine
+			return true, pe.Err.Error()
+		}
+		return true, err.Error()
+	}
+	if len(rec) != len(c.index) {
+		return true, fmt.Sprintf("%d fields, want %d", len(rec), len(c.index))
+	}
+	c.record = rec
+	return true, ""
+}
+
+// get returns a column of the current record, trimmed.
+func (c *csvFile) get(column string) string {
+	return strings.TrimSpace(c.record[c.index[column]])
+}
+
+func (c *csvFile) sum() string { return hex.EncodeToString(c.hash.Sum(nil)) }
+
+func (c *csvFile) Close() error { return c.f.Close() }
+
+// rewind starts reading the records again, after the header.
+func (c *csvFile) rewind(columns []string) (*csvFile, error) {
+	path := c.f.Name()
+	c.Close()
+	return openCSV(path, columns)
+}
+
+// parseTime reads an RFC 3339 timestamp with an offset, truncated to the second.
+func parseTime(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, fmt.Errorf("%s %q is not an RFC 3339 time with an offset", field, s)
+	}
+	return t.Truncate(time.Second).UTC(), nil
+}
+
+func parseOptionalTime(field, s string) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	t, err := parseTime(field, s)
+	return &t, err
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

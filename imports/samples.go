@@ -1,0 +1,156 @@
+package imports
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/store"
+)
+
+// SampleColumns is the header of a samples file (SPEC §3.4).
+var SampleColumns = []string{"ts", "gpu_uuid", "hostname", "gpu_util", "gr_engine_active", "sm_active",
+	"fb_used_mib", "fb_free_mib", "power_w", "energy_mj", "namespace", "pod"}
+
+// DefaultBatchRows bounds the samples held in memory by one import.
+const DefaultBatchRows = 50000
+
+// Samples imports a samples file in two streaming passes: the first validates
+// every line and writes nothing; the second writes in batches. Memory is
+// bounded by one batch whatever the file's size. Rows carry the import's batch
+// id as their version, so a re-import rewrites the same (gpu_uuid, ts) keys,
+// which the table merges into one (duplicates count once); samples of GPUs not
+// in the inventory are kept for the data-quality report.
+func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
+	res := Result{Kind: KindSamples, File: fileName(path)}
+	c, err := openCSV(path, SampleColumns)
+	if err != nil {
+		return res, fmt.Errorf("samples: %w", err)
+	}
+	defer func() { c.Close() }()
+	bad := &problems{file: c.name}
+	for {
+		more, problem := c.next()
+		if !more {
+			break
+		}
+		if problem == "" {
+			_, problem = c.sample()
+		}
+		if problem != "" {
+			bad.add(c.line, "%s", problem)
+			continue
+		}
+		res.Rows++
+	}
+	if err := bad.err(); err != nil {
+		return res, err
+	}
+	res.SHA256 = c.sum()
+	if res.BatchID, err = im.newBatchID(ctx); err != nil {
+		return res, err
+	}
+	if c, err = c.rewind(SampleColumns); err != nil {
+		return res, fmt.Errorf("samples: %w", err)
+	}
+	size := im.BatchRows
+	if size <= 0 {
+		size = DefaultBatchRows
+	}
+	batch := make([][]any, 0, size)
+	written := 0
+	flush := func() error {
+		if err := im.Store.Insert(ctx, "samples", store.SampleColumns, batch); err != nil {
+			return fmt.Errorf("write %s after %d of %d rows (re-run the import to finish: it is idempotent): %w",
+				res.File, written, res.Rows, err)
+		}
+		written += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	for {
+		more, _ := c.next()
+		if !more {
+			break
+		}
+		s, problem := c.sample()
+		if problem != "" {
+			return res, fmt.Errorf("%s:%d changed while importing: %s", res.File, c.line, problem)
+		}
+		batch = append(batch, store.SampleRow(s, res.BatchID))
+		if len(batch) == size {
+			if err := flush(); err != nil {
+				return res, err
+			}
+		}
+	}
+	if len(batch) > 0 {
+		if err := flush(); err != nil {
+			return res, err
+		}
+	}
+	if written != res.Rows {
+		return res, fmt.Errorf("%s changed while importing: %d rows validated, %d read", res.File, res.Rows, written)
+	}
+	if err := im.commit(ctx, res); err != nil {
+		return res, err
+	}
+	im.log().Info("imported", zap.String("kind", KindSamples), zap.String("file", res.File), zap.Int("rows", res.Rows), zap.Uint64("batch", res.BatchID))
+	return res, nil
+}
+
+// sample parses the current record of a samples file.
+func (c *csvFile) sample() (gpumeter.Sample, string) {
+	var s gpumeter.Sample
+	var err error
+	if s.TS, err = parseTime("ts", c.get("ts")); err != nil {
+		return s, err.Error()
+	}
+	if s.GPUUUID = c.get("gpu_uuid"); s.GPUUUID == "" {
+		return s, "gpu_uuid is empty"
+	}
+	s.Hostname, s.Namespace, s.Pod = c.get("hostname"), c.get("namespace"), c.get("pod")
+	for _, f := range []struct {
+		name     string
+		dst      **float64
+		min, max float64
+	}{
+		{"gpu_util", &s.GPUUtil, 0, 100},
+		{"gr_engine_active", &s.GrEngineActive, 0, 1},
+		{"sm_active", &s.SMActive, 0, 1},
+		{"power_w", &s.PowerW, 0, 1e6},
+	} {
+		v := c.get(f.name)
+		if v == "" {
+			continue
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || x < f.min || x > f.max || x != x {
+			return s, fmt.Sprintf("%s %q is not a number from %g to %g", f.name, v, f.min, f.max)
+		}
+		*f.dst = &x
+	}
+	for _, f := range []struct {
+		name string
+		dst  **uint64
+		max  uint64
+	}{
+		{"fb_used_mib", &s.FBUsedMiB, 1<<32 - 1},
+		{"fb_free_mib", &s.FBFreeMiB, 1<<32 - 1},
+		{"energy_mj", &s.EnergyMJ, 1<<63 - 1},
+	} {
+		v := c.get(f.name)
+		if v == "" {
+			continue
+		}
+		x, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || x > f.max {
+			return s, fmt.Sprintf("%s %q is not a whole number from 0 to %d", f.name, v, f.max)
+		}
+		*f.dst = &x
+	}
+	return s, ""
+}

@@ -1,0 +1,107 @@
+// Package store is gpumeter's door to ClickHouse. One SQL dialect runs on two
+// backends, chosen by DSN: chdb://PATH (the engine embedded in this process)
+// and clickhouse://… (a server or cluster over the native protocol). Backends
+// live in subpackages and register themselves here, like database/sql drivers.
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Store is an open ClickHouse database.
+type Store interface {
+	// Exec runs a statement that returns no rows.
+	Exec(ctx context.Context, query string) error
+	// Query runs a statement and returns all its rows.
+	Query(ctx context.Context, query string) (*Rows, error)
+	// Insert writes rows into table, one []any per row in the order of columns,
+	// each value of the Go type of its column (see EncodeTSV), nil for NULL.
+	Insert(ctx context.Context, table string, columns []string, rows [][]any) error
+	// Dialect says what the engine behind the store supports.
+	Dialect() Dialect
+	Close() error
+}
+
+// Dialect describes the engine so that SQL can be rendered for it.
+type Dialect struct {
+	Backend  string // "chdb" or "clickhouse"
+	Version  Version
+	Database string
+	Cluster  string // non-empty: DDL runs ON CLUSTER, tables are replicated and distributed
+}
+
+// Features that old servers lack. Debian's clickhouse-server 18.16 has none of
+// them (LowCardinality only behind an experimental setting).
+func (d Dialect) Codecs() bool         { return d.Version.AtLeast(19, 11) }
+func (d Dialect) TTL() bool            { return d.Version.AtLeast(19, 6) }
+func (d Dialect) LowCardinality() bool { return d.Version.AtLeast(19, 11) }
+
+// Version is a ClickHouse release, such as 26.7.2.1.
+type Version struct{ Major, Minor int }
+
+func ParseVersion(s string) (Version, error) {
+	var v Version
+	if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d.%d", &v.Major, &v.Minor); err != nil {
+		return v, fmt.Errorf("parse ClickHouse version %q: %w", s, err)
+	}
+	return v, nil
+}
+
+func (v Version) AtLeast(major, minor int) bool {
+	return v.Major > major || v.Major == major && v.Minor >= minor
+}
+
+func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+
+// Opener opens a store from a DSN of its scheme.
+type Opener func(ctx context.Context, dsn string) (Store, error)
+
+var (
+	mu      sync.Mutex
+	openers = map[string]Opener{}
+)
+
+// Register makes a backend available under a DSN scheme.
+func Register(scheme string, open Opener) {
+	mu.Lock()
+	defer mu.Unlock()
+	openers[scheme] = open
+}
+
+// Open opens the store a DSN names.
+func Open(ctx context.Context, dsn string) (Store, error) {
+	scheme, _, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return nil, fmt.Errorf("store %q: not a DSN (chdb://PATH or clickhouse://host:9000/db)", dsn)
+	}
+	mu.Lock()
+	open := openers[scheme]
+	known := make([]string, 0, len(openers))
+	for s := range openers {
+		known = append(known, s+"://")
+	}
+	mu.Unlock()
+	if open == nil {
+		sort.Strings(known)
+		return nil, fmt.Errorf("store: unknown scheme %s:// (known: %s)", scheme, strings.Join(known, ", "))
+	}
+	return open(ctx, dsn)
+}
+
+// Redact hides the password of a DSN so that it can be logged or shown.
+func Redact(dsn string) string {
+	scheme := strings.Index(dsn, "://")
+	at := strings.LastIndex(dsn, "@")
+	if scheme < 0 || at < scheme {
+		return dsn
+	}
+	userinfo := dsn[scheme+3 : at]
+	if colon := strings.Index(userinfo, ":"); colon >= 0 {
+		return dsn[:scheme+3] + userinfo[:colon] + ":xxxxx" + dsn[at:]
+	}
+	return dsn
+}

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EncodeTSV appends one value in ClickHouse's TabSeparated text form. The Go
+// types it takes are the ones Insert accepts: string, integers, floats, bool,
+// time.Time (DateTime, written as a Unix timestamp so no time zone applies),
+// pointers to those, and nil (NULL).
+func EncodeTSV(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, `\N`...), nil
+	case string:
+		return appendEscaped(b, x), nil
+	case uint8:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case float32:
+		return strconv.AppendFloat(b, float64(x), 'g', -1, 32), nil
+	case float64:
+		return strconv.AppendFloat(b, x, 'g', -1, 64), nil
+	case bool:
+		if x {
+			return append(b, '1'), nil
+		}
+		return append(b, '0'), nil
+	case time.Time:
+		return strconv.AppendInt(b, x.Unix(), 10), nil
+	case *string:
+		return encodePtr(b, x)
+	case *uint32:
+		return encodePtr(b, x)
+	case *uint64:
+		return encodePtr(b, x)
+	case *float32:
+		return encodePtr(b, x)
+	case *float64:
+		return encodePtr(b, x)
+	case *time.Time:
+		return encodePtr(b, x)
+	}
+	return b, fmt.Errorf("encode %T: unsupported type", v)
+}
+
+func encodePtr[T any](b []byte, p *T) ([]byte, error) {
+	if p == nil {
+		return append(b, `\N`...), nil
+	}
+	return EncodeTSV(b, *p)
+}
+
+var tsvEscaper = strings.NewReplacer("\\", `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`, "\x00", `\0`)
+
+func appendEscaped(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, "\\\t\n\r\x00") {
+		return append(b, s...)
+	}
+	return append(b, tsvEscaper.Replace(s)...)
+}
+
+// UnescapeTSV reverses ClickHouse's TabSeparated escaping of one field.
+func UnescapeTSV(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			sb.WriteByte(c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case 't':
+			sb.WriteByte('\t')
+		case 'n':
+			sb.WriteByte('\n')
+		case 'r':
+			sb.WriteByte('\r')
+		case '0':
+			sb.WriteByte(0)
+		case 'b':
+			sb.WriteByte('\b')
+		case 'f':
+			sb.WriteByte('\f')
+		default:
+			sb.WriteByte(s[i])
+		}
+	}
+	return sb.String()
+}
