@@ -51,8 +51,8 @@ func (e *ValidationError) Error() string {
 }
 
 type problems struct {
-	file string
-	list []Problem
+	file  string
+	list  []Problem
 	lines map[int]bool
 	total int
 }

@@ -63,6 +63,14 @@ static void restore_signals(const struct sigaction *saved) {
 	for (size_t i = 0; i < NGUARDED; i++) sigaction(guarded[i], &saved[i], NULL);
 }
 
+static void handlers(uintptr_t *out) {
+	struct sigaction sa;
+	for (size_t i = 0; i < NGUARDED; i++) {
+		sigaction(guarded[i], NULL, &sa);
+		out[i] = (uintptr_t)sa.sa_handler;
+	}
+}
+
 static gm_conn *gm_connect(int argc, char **argv) {
 	struct sigaction saved[NGUARDED];
 	save_signals(saved);
@@ -160,6 +168,18 @@ func (e *engine) query(q, format string) ([]byte, error) {
 		return nil, nil
 	}
 	return C.GoBytes(unsafe.Pointer(C.gm_buffer(res)), C.int(n)), nil
+}
+
+// signalHandlers returns the handlers of the signals libchdb may take over,
+// so that tests can see they stay Go's.
+func signalHandlers() [8]uintptr {
+	var out [8]C.uintptr_t
+	C.handlers(&out[0])
+	var h [8]uintptr
+	for i, v := range out {
+		h[i] = uintptr(v)
+	}
+	return h
 }
 
 func (e *engine) close() {

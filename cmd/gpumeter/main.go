@@ -1,0 +1,43 @@
+// Command gpumeter meters the public GPU program: it collects DCGM metrics,
+// accounts every GPU-second and writes the reports (see README.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit statuses (SPEC §7).
+const (
+	exitOK    = 0
+	exitError = 1 // an error the user can fix
+	exitUsage = 2 // bad usage
+)
+
+// usageError is a command line that cannot be run as written.
+type usageError struct{ error }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+func run(ctx context.Context, args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "gpumeter:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitError
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// Verbs of SPEC §7 that later work delivers. They exist so the CLI contract is
+// visible, and refuse to run rather than pretend.
+var notYet = []struct{ use, short string }{
+	{"collect", "Scrape DCGM exporters into the store"},
+	{"aggregate", "Classify every GPU-second into hourly rollups"},
+	{"report", "Write the monthly report (xlsx or json)"},
+	{"idle", "Print idle flags (and POST them to the portal)"},
+	{"limits", "Show a provider its usage against its limits"},
+	{"simulate", "Serve simulated dcgm-exporter endpoints"},
+	{"run", "Collector, schedule and HTTP API in one process"},
+	{"demo", "Simulate a month, aggregate and report"},
+}
+
+func newNotYetCmd(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:                use,
+		Short:              short + " (not implemented yet)",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageError{fmt.Errorf("%s: not implemented yet", use)}
+		},
+	}
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter/schemas"
+	"github.com/nipa-gpu/gpumeter/store"
+	_ "github.com/nipa-gpu/gpumeter/store/chdb"       // chdb:// backend
+	_ "github.com/nipa-gpu/gpumeter/store/clickhouse" // clickhouse:// backend
+)
+
+// globals are the flags every command takes.
+type globals struct {
+	configPath string
+	storeDSN   string
+	logFormat  string
+	logLevel   string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "gpumeter",
+		Short:         "Metering and chargeback for the public GPU program",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configPath, "config", "", "configuration file (YAML); defaults apply without one")
+	pf.StringVar(&g.storeDSN, "store", "", "store DSN, overriding the config file: chdb://PATH or clickhouse://user:pass@host:9000/db")
+	pf.StringVar(&g.logFormat, "log-format", "console", "log format on stderr: console or json")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.AddCommand(newMigrateCmd(g), newImportCmd(g))
+	for _, nc := range notYet {
+		root.AddCommand(newNotYetCmd(nc.use, nc.short))
+	}
+	return root
+}
+
+// exactArgs is cobra.ExactArgs reporting bad usage.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{fmt.Errorf("%s: %w (usage: %s)", cmd.CommandPath(), err, cmd.UseLine())}
+		}
+		return nil
+	}
+}
+
+// env is what a command runs with: validated config, logger, open store.
+type env struct {
+	cfg config.Config
+	log *zap.Logger
+	st  store.Store
+}
+
+func (g *globals) setup(ctx context.Context) (*env, error) {
+	log, err := newLogger(g.logFormat, g.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(g.configPath)
+	if err != nil {
+		return nil, err
+	}
+	if g.storeDSN != "" {
+		cfg.Store = g.storeDSN
+	}
+	if err := cfg.Validate(); err != nil {
+		where := "configuration"
+		if g.configPath != "" {
+			where = g.configPath
+		}
+		return nil, fmt.Errorf("%s:\n%w", where, err)
+	}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	log.Debug("store open", zap.String("store", store.Redact(cfg.Store)),
+		zap.String("backend", st.Dialect().Backend), zap.Stringer("version", st.Dialect().Version))
+	return &env{cfg: cfg, log: log, st: st}, nil
+}
+
+// setupMigrated opens the store and brings its schema up to date, so that no
+// command runs against a schema older than its code.
+func (g *globals) setupMigrated(ctx context.Context) (*env, error) {
+	e, err := g.setup(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := schemas.Migrate(ctx, e.st, e.schemaOptions()); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *env) schemaOptions() schemas.Options {
+	return schemas.Options{SamplesTTLDays: e.cfg.Retention.SamplesDays}
+}
+
+func (e *env) close() {
+	e.st.Close()
+	_ = e.log.Sync()
+}
+
+func newLogger(format, level string) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.Set(level); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", level)}
+	}
+	var cfg zap.Config
+	switch strings.ToLower(format) {
+	case "console":
+		cfg = zap.NewDevelopmentConfig()
+		cfg.DisableStacktrace = true
+		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice == 0 {
+			cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		}
+	case "json":
+		cfg = zap.NewProductionConfig()
+	default:
+		return nil, usageError{fmt.Errorf("--log-format %q: want console or json", format)}
+	}
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	cfg.OutputPaths = []string{"stderr"}
+	cfg.ErrorOutputPaths = []string{"stderr"}
+	return cfg.Build()
+}
