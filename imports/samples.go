@@ -16,7 +16,7 @@ var SampleColumns = []string{"ts", "gpu_uuid", "hostname", "gpu_util", "gr_engin
 	"fb_used_mib", "fb_free_mib", "power_w", "energy_mj", "namespace", "pod"}
 
 // DefaultBatchRows bounds the samples held in memory by one import.
-const DefaultBatchRows = 50000
+const DefaultBatchRows = 20000
 
 // Samples imports a samples file in two streaming passes: the first validates
 // every line and writes nothing; the second writes in batches. Memory is

@@ -3,10 +3,11 @@
 # run as user clickhouse. Installs Debian's clickhouse-server first where it may.
 #   scripts/clickhouse-server.sh start DIR PORT   -> prints the DSN when the server answers
 #   scripts/clickhouse-server.sh stop DIR
+#   scripts/clickhouse-server.sh install
 set -euo pipefail
 
-cmd=${1:?usage: clickhouse-server.sh start|stop DIR [PORT]}
-dir=${2:?data dir}
+cmd=${1:?usage: clickhouse-server.sh start|stop DIR [PORT] | install}
+dir=${2:-}
 
 ensure_installed() {
 	command -v clickhouse-server >/dev/null 2>&1 && return 0
@@ -29,7 +30,11 @@ run_as() {
 }
 
 case "$cmd" in
+install)
+	ensure_installed
+	;;
 start)
+	[ -n "$dir" ] || { echo "start: data dir missing" >&2; exit 2; }
 	port=${3:-19000}
 	ensure_installed
 	mkdir -p "$dir"/{data,tmp,user_files,format_schemas,log}
@@ -80,14 +85,14 @@ XML
 	exit 1
 	;;
 stop)
-	[ -f "$dir/server.pid" ] || exit 0
+	[ -n "$dir" ] && [ -f "$dir/server.pid" ] || exit 0
 	pid=$(cat "$dir/server.pid")
 	kill "$pid" 2>/dev/null || true
 	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
 	kill -9 "$pid" 2>/dev/null || true
 	;;
 *)
-	echo "usage: clickhouse-server.sh start|stop DIR [PORT]" >&2
+	echo "usage: clickhouse-server.sh start|stop DIR [PORT] | install" >&2
 	exit 2
 	;;
 esac

@@ -25,6 +25,8 @@ gpu_uuid+ts for samples).`,
 		},
 		RunE: func(*cobra.Command, []string) error { return nil },
 	}
+	batchRows := imports.DefaultBatchRows
+	cmd.PersistentFlags().IntVar(&batchRows, "batch-rows", batchRows, "samples per insert (memory is bounded by one batch)")
 	for _, kind := range imports.Kinds {
 		cmd.AddCommand(&cobra.Command{
 			Use:   kind + " FILE",
@@ -36,7 +38,7 @@ gpu_uuid+ts for samples).`,
 					return err
 				}
 				defer e.close()
-				im := &imports.Importer{Store: e.st, Log: e.log}
+				im := &imports.Importer{Store: e.st, Log: e.log, BatchRows: batchRows}
 				res, err := im.Import(cmd.Context(), kind, args[0])
 				if err != nil {
 					return err

@@ -1,0 +1,39 @@
+# gpumeter — see README.md. `make demo` and `make test` set up what they need.
+LIBCHDB_VERSION := 26.7.3-stable.1
+CACHE_HOME      ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)
+LIBCHDB_DIR     := $(CACHE_HOME)/gpumeter/libchdb/$(LIBCHDB_VERSION)
+LIBCHDB         := $(LIBCHDB_DIR)/libchdb.so
+export CHDB_LIB_PATH ?= $(LIBCHDB)
+
+GO ?= go
+
+.PHONY: all build libchdb clickhouse-server test bench demo clean
+
+all: build
+
+build:
+	$(GO) build -o bin/gpumeter ./cmd/gpumeter
+
+## libchdb: fetch the embedded ClickHouse engine into the cache (once)
+libchdb:
+	@if [ "$(CHDB_LIB_PATH)" != "$(LIBCHDB)" ]; then test -f "$(CHDB_LIB_PATH)" || { echo "CHDB_LIB_PATH=$(CHDB_LIB_PATH) does not exist" >&2; exit 1; }; \
+	else scripts/fetch-libchdb.sh $(LIBCHDB_VERSION) $(LIBCHDB_DIR); fi
+
+## clickhouse-server: install Debian's clickhouse-server where this user may
+clickhouse-server:
+	@scripts/clickhouse-server.sh install
+
+## test: the whole suite, on the embedded engine and a private clickhouse-server
+test: libchdb clickhouse-server
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 25m ./...
+
+## bench: import and storage figures on both backends
+bench: libchdb clickhouse-server build
+	$(GO) run ./internal/bench
+
+demo:
+	@echo "gpumeter demo: not implemented yet (the demo issue delivers it)" >&2; exit 2
+
+clean:
+	rm -rf bin out data

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Timezone != "Asia/Seoul" || cfg.Store != "chdb://./data" || cfg.Activity.Metric != "auto" ||
+		cfg.Activity.ThresholdPct != 5 || cfg.Activity.MaxSampleGap.Duration != time.Minute ||
+		cfg.Idle != (Idle{UnallocatedHours: 24, AllocatedHours: 72, AllocatedMaxActivePct: 10, MinCoveragePct: 90}) {
+		t.Fatalf("defaults differ from SPEC §3.5: %+v", cfg)
+	}
+	if got := cfg.Providers["naver"].PrivateShareGPUs + cfg.Providers["kakao"].PrivateShareGPUs + cfg.Providers["nhn"].PrivateShareGPUs; got != 760+384+1536 {
+		t.Fatalf("private shares %d", got)
+	}
+}
+
+func TestSpecExampleLoads(t *testing.T) {
+	cfg, err := Load("../testdata/config/spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Providers) != 1 || cfg.Providers["nhn"].MaxBorrowHours != 720 {
+		t.Fatalf("providers %+v: the file's list replaces the defaults", cfg.Providers)
+	}
+	if len(cfg.Tariffs) != 1 || cfg.Tariffs[0].Class != "provider_borrowed" || cfg.Tariffs[0].BilledTo != "provider" {
+		t.Fatalf("tariffs %+v", cfg.Tariffs)
+	}
+}
+
+func TestValidateReportsEveryProblemOnALine(t *testing.T) {
+	cfg, err := Load("../testdata/config/bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	if err == nil {
+		t.Fatal("bad config validated")
+	}
+	want := []string{
+		`timezone: "Mars/Olympus": not an IANA time zone`,
+		`store: "postgres://x": must start with chdb:// or clickhouse://`,
+		`activity.metric: "tensor_active": must be auto, gpu_util, gr_engine_active or sm_active`,
+		`activity.threshold_pct: 150: must be between 0 and 100`,
+		`activity.max_sample_gap: 1.5s: must be whole seconds`,
+		`idle.unallocated_hours: 0: must be positive`,
+		`idle.min_coverage_pct: -1: must be between 0 and 100`,
+		`providers.NHN: "NHN": provider ids are lower-case`,
+		`providers.NHN.private_share_gpus: -1: must not be negative`,
+		`providers.NHN.max_borrow_hours: 0: must be positive`,
+		`tariffs[0].class: "idle": must be one of`,
+		`tariffs[0].model: "": must name a GPU model`,
+		`tariffs[0].krw_per_gpu_hour: -5: must not be negative`,
+		`tariffs[0].billed_to: "nobody": must be provider, government or project`,
+		`webhook.url: "ftp://portal": must be an http:// or https:// URL`,
+		`webhook.secret: "": required with webhook.url`,
+		`retention.samples_days: -1: must not be negative`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Errorf("%d lines, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if i >= len(lines) || !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d: want prefix %q\n%v", i, w, err)
+		}
+	}
+}
+
+func TestUnknownFieldIsAnError(t *testing.T) {
+	var c Config = Default()
+	err := c.decode([]byte("activity:\n  treshold_pct: 5\n"))
+	if err == nil || !strings.Contains(err.Error(), "field treshold_pct not found") {
+		t.Fatalf("got %v", err)
+	}
+	if err := c.decode([]byte("activity:\n  max_sample_gap: soon\n")); err == nil || !strings.Contains(err.Error(), `"soon" is not a duration`) {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,318 @@
+// Command bench measures imports and storage (make bench): a 1M-row samples
+// CSV imported with `gpumeter import samples` into each backend, beside the
+// engine's own bulk insert of the same file as the baseline, with peak RSS,
+// and bytes on disk per sample on the embedded engine after merges.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nipa-gpu/gpumeter/imports"
+	"github.com/nipa-gpu/gpumeter/internal/storetest"
+	"github.com/nipa-gpu/gpumeter/schemas"
+	"github.com/nipa-gpu/gpumeter/store"
+	_ "github.com/nipa-gpu/gpumeter/store/chdb"
+	_ "github.com/nipa-gpu/gpumeter/store/clickhouse"
+)
+
+func main() {
+	rows := flag.Int("rows", 1_000_000, "samples in the generated CSV")
+	bin := flag.String("bin", "bin/gpumeter", "gpumeter binary")
+	flag.Parse()
+	if err := run(*rows, *bin); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, bin string) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "gpumeter-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	csvPath := filepath.Join(dir, "samples.csv")
+	size, err := generate(csvPath, n)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("samples CSV: %d rows, %.1f MB\n\n", n, float64(size)/1e6)
+
+	serverDSN, stop, err := storetest.StartServer()
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	fmt.Printf("%-12s %-26s %10s %12s %10s\n", "backend", "method", "seconds", "rows/s", "peak RSS")
+	// Embedded engine.
+	chdbDir := filepath.Join(dir, "chdb")
+	imp, err := timeCommand(bin, "import", "samples", csvPath, "--store", "chdb://"+chdbDir, "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	report("chdb", "gpumeter import samples", n, imp)
+	base, err := baselineChdb(ctx, filepath.Join(dir, "chdb-base"), csvPath)
+	if err != nil {
+		return err
+	}
+	report("chdb", "INSERT FORMAT CSV (engine)", n, base)
+	fmt.Printf("%-12s %-26s %10.2fx\n", "chdb", "gpumeter / engine time", imp.wall.Seconds()/base.wall.Seconds())
+
+	// Server.
+	db, err := createDatabase(ctx, serverDSN, "bench")
+	if err != nil {
+		return err
+	}
+	imp2, err := timeCommand(bin, "import", "samples", csvPath, "--store", db, "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	report("clickhouse", "gpumeter import samples", n, imp2)
+	baseDB, err := createDatabase(ctx, serverDSN, "bench_base")
+	if err != nil {
+		return err
+	}
+	base2, err := baselineServer(ctx, baseDB, csvPath)
+	if err != nil {
+		return err
+	}
+	report("clickhouse", "clickhouse-client FORMAT CSV", n, base2)
+	fmt.Printf("%-12s %-26s %10.2fx\n\n", "clickhouse", "gpumeter / engine time", imp2.wall.Seconds()/base2.wall.Seconds())
+
+	return diskUsage(ctx, "chdb://"+chdbDir)
+}
+
+type measured struct {
+	wall   time.Duration
+	rssMB  float64 // peak resident set (VmHWM), libchdb's code pages included
+	anonMB float64 // peak anonymous memory: the heap of Go and of the engine
+}
+
+func report(backend, method string, n int, m measured) {
+	rss := "-"
+	if m.rssMB > 0 {
+		rss = fmt.Sprintf("%.0f MB (anon %.0f MB)", m.rssMB, m.anonMB)
+	}
+	fmt.Printf("%-12s %-26s %10.2f %12.0f   %s\n", backend, method, m.wall.Seconds(), float64(n)/m.wall.Seconds(), rss)
+}
+
+func timeCommand(name string, args ...string) (measured, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return measured{}, err
+	}
+	// getrusage's ru_maxrss survives exec, so a child started by a large
+	// parent reports the parent's size: read the child's own /proc instead.
+	var m measured
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			m.wall = time.Since(start)
+			if err != nil {
+				return m, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+			}
+			return m, nil
+		case <-tick.C:
+			hwm, anon := procMemory(cmd.Process.Pid)
+			m.rssMB = max(m.rssMB, hwm)
+			m.anonMB = max(m.anonMB, anon)
+		}
+	}
+}
+
+// procMemory reads VmHWM and RssAnon of a process, in MB.
+func procMemory(pid int) (hwm, anon float64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var kb float64
+		if _, err := fmt.Sscanf(line, "VmHWM: %f kB", &kb); err == nil {
+			hwm = kb / 1024
+		}
+		if _, err := fmt.Sscanf(line, "RssAnon: %f kB", &kb); err == nil {
+			anon = kb / 1024
+		}
+	}
+	return hwm, anon
+}
+
+// generate writes n samples: GPUs at 15 s, realistic values, a few missing.
+func generate(path string, n int) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString(strings.Join(imports.SampleColumns, ",") + "\n")
+	rng := rand.New(rand.NewSource(1))
+	const gpus = 1000
+	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.FixedZone("KST", 9*3600))
+	energy := make([]uint64, gpus)
+	for i := 0; i < n; i++ {
+		g, step := i%gpus, i/gpus
+		ts := start.Add(time.Duration(step) * 15 * time.Second).Format(time.RFC3339)
+		util := rng.Intn(101)
+		energy[g] += uint64(300000 + rng.Intn(9000000))
+		utilS := fmt.Sprint(util)
+		if rng.Intn(200) == 0 {
+			utilS = ""
+		}
+		fmt.Fprintf(w, "%s,GPU-%08d,node-%04d,%s,%.3f,%.3f,%d,%d,%.1f,%d,ns-%d,pod-%d\n",
+			ts, g, g/8, utilS, float64(util)/100, float64(util)/120, 1000+rng.Intn(140000), 1000+rng.Intn(140000),
+			100+float64(rng.Intn(6000))/10, energy[g], g%50, g%400)
+	}
+	if err := w.Flush(); err != nil {
+		return 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+var csvInsert = "INSERT INTO samples (" + strings.Join(imports.SampleColumns, ", ") + ")"
+
+func baselineChdb(ctx context.Context, dir, csvPath string) (measured, error) {
+	st, err := openMigrated(ctx, "chdb://"+dir)
+	if err != nil {
+		return measured{}, err
+	}
+	defer st.Close()
+	data, err := os.ReadFile(csvPath)
+	if err != nil {
+		return measured{}, err
+	}
+	start := time.Now()
+	q := csvInsert + " SETTINGS date_time_input_format = 'best_effort' FORMAT CSVWithNames\n" + string(data)
+	if err := st.Exec(ctx, q); err != nil {
+		return measured{}, fmt.Errorf("baseline insert: %w", err)
+	}
+	return measured{wall: time.Since(start)}, nil
+}
+
+func baselineServer(ctx context.Context, dsn, csvPath string) (measured, error) {
+	st, err := openMigrated(ctx, dsn)
+	if err != nil {
+		return measured{}, err
+	}
+	st.Close()
+	host, port, db := splitDSN(dsn)
+	f, err := os.Open(csvPath)
+	if err != nil {
+		return measured{}, err
+	}
+	defer f.Close()
+	cmd := exec.Command("clickhouse-client", "--host", host, "--port", port, "--database", db,
+		"--date_time_input_format", "best_effort", "--query", csvInsert+" FORMAT CSVWithNames")
+	cmd.Stdin, cmd.Stderr = f, os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return measured{}, fmt.Errorf("clickhouse-client insert: %w", err)
+	}
+	return measured{wall: time.Since(start)}, nil
+}
+
+func splitDSN(dsn string) (host, port, db string) {
+	rest := dsn[strings.LastIndex(dsn, "@")+1:]
+	hostport, db, _ := strings.Cut(rest, "/")
+	host, port, _ = strings.Cut(hostport, ":")
+	return host, port, db
+}
+
+func openMigrated(ctx context.Context, dsn string) (store.Store, error) {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := schemas.Migrate(ctx, st, schemas.Options{SamplesTTLDays: 400}); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func createDatabase(ctx context.Context, serverDSN, name string) (string, error) {
+	st, err := store.Open(ctx, serverDSN)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	if err := st.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+name); err != nil {
+		return "", err
+	}
+	return serverDSN[:strings.LastIndex(serverDSN, "/")+1] + name, nil
+}
+
+// diskUsage merges the embedded engine's samples and reports bytes on disk.
+func diskUsage(ctx context.Context, dsn string) error {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Exec(ctx, "OPTIMIZE TABLE samples FINAL"); err != nil {
+		return err
+	}
+	rows, err := st.Query(ctx, `SELECT sum(bytes_on_disk), sum(rows) FROM system.parts
+WHERE database = currentDatabase() AND table = 'samples' AND active`)
+	if err != nil {
+		return err
+	}
+	var bytes, n float64
+	rows.Next()
+	if err := rows.Scan(&bytes, &n); err != nil {
+		return err
+	}
+	metrics := []string{"gpu_util", "gr_engine_active", "sm_active", "fb_used_mib", "fb_free_mib", "power_w", "energy_mj"}
+	var counts []string
+	for _, m := range metrics {
+		counts = append(counts, "count("+m+")")
+	}
+	rows, err = st.Query(ctx, "SELECT "+strings.Join(counts, " + ")+" FROM samples")
+	if err != nil {
+		return err
+	}
+	var values float64
+	rows.Next()
+	if err := rows.Scan(&values); err != nil {
+		return err
+	}
+	fmt.Printf("embedded engine after OPTIMIZE FINAL: %.1f MB on disk for %.0f samples\n", bytes/1e6, n)
+	fmt.Printf("  %.2f bytes per sample, %.2f bytes per metric value (%.0f values)\n", bytes/n, bytes/values, values)
+	rows, err = st.Query(ctx, `SELECT name, data_compressed_bytes, data_uncompressed_bytes FROM system.columns
+WHERE database = currentDatabase() AND table = 'samples' ORDER BY data_compressed_bytes DESC`)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  %-18s %12s %12s\n", "column", "bytes/sample", "ratio")
+	for rows.Next() {
+		var name string
+		var comp, raw float64
+		if err := rows.Scan(&name, &comp, &raw); err != nil {
+			return err
+		}
+		fmt.Printf("  %-18s %12.3f %11.1fx\n", name, comp/n, raw/comp)
+	}
+	return nil
+}
