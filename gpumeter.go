@@ -63,19 +63,30 @@ type Allocation struct {
 
 // Sample is one GPU's metrics at one second. Nil fields are missing values,
 // which are not zero: a second whose activity metric is missing is no_data.
+// The JSON names are those of the samples file (SPEC §3.4); missing values are null.
 type Sample struct {
-	TS             time.Time
-	GPUUUID        string
-	Hostname       string
-	GPUUtil        *float64 // 0–100
-	GrEngineActive *float64 // 0–1
-	SMActive       *float64 // 0–1
-	FBUsedMiB      *uint64
-	FBFreeMiB      *uint64
-	PowerW         *float64
-	EnergyMJ       *uint64 // counter; resets when the driver reloads
-	Namespace      string
-	Pod            string
+	TS             time.Time `json:"ts"`
+	GPUUUID        string    `json:"gpu_uuid"`
+	Hostname       string    `json:"hostname"`
+	GPUUtil        *float64  `json:"gpu_util"`         // 0–100
+	GrEngineActive *float64  `json:"gr_engine_active"` // 0–1
+	SMActive       *float64  `json:"sm_active"`        // 0–1
+	FBUsedMiB      *uint64   `json:"fb_used_mib"`
+	FBFreeMiB      *uint64   `json:"fb_free_mib"`
+	PowerW         *float64  `json:"power_w"`
+	EnergyMJ       *uint64   `json:"energy_mj"` // counter; resets when the driver reloads
+	Namespace      string    `json:"namespace"`
+	Pod            string    `json:"pod"`
+}
+
+// EnergyDelta is the energy used between two readings of a GPU's counter. The
+// counter restarts from zero when the driver reloads, so a decrease is a reset
+// and the new reading is all that was used since.
+func EnergyDelta(prev, cur uint64) uint64 {
+	if cur < prev {
+		return cur
+	}
+	return cur - prev
 }
 
 // Overlaps reports whether the half-open intervals [aFrom, aTo) and [bFrom, bTo)

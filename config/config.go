@@ -28,6 +28,23 @@ type Config struct {
 	Tariffs   []Tariff                  `yaml:"tariffs"`
 	Webhook   Webhook                   `yaml:"webhook"`
 	Retention Retention                 `yaml:"retention"`
+	Collector Collector                 `yaml:"collector"`
+}
+
+// Collector configures `gpumeter collect` (SPEC §4).
+type Collector struct {
+	ScrapeInterval Duration `yaml:"scrape_interval"`
+	ScrapeTimeout  Duration `yaml:"scrape_timeout"`
+	Concurrency    int      `yaml:"concurrency"` // scrapes in flight at once
+	Targets        []string `yaml:"targets"`     // dcgm-exporter URLs
+	// TargetsFile lists one URL a line (# comments); it is re-read when it changes.
+	TargetsFile   string   `yaml:"targets_file"`
+	NVML          bool     `yaml:"nvml"` // also read this node's GPUs in-process
+	BatchRows     int      `yaml:"batch_rows"`
+	FlushInterval Duration `yaml:"flush_interval"`
+	SpoolDir      string   `yaml:"spool_dir"`
+	SpoolMaxBytes int64    `yaml:"spool_max_bytes"`
+	Listen        string   `yaml:"listen"` // self-metrics (/metrics); empty: off
 }
 
 // Activity decides when a covered second is active.
@@ -120,6 +137,16 @@ func Default() Config {
 			"nhn":   {PrivateShareGPUs: 1536, MaxBorrowHours: 720},
 		},
 		Retention: Retention{SamplesDays: 400},
+		Collector: Collector{
+			ScrapeInterval: Duration{15 * time.Second},
+			ScrapeTimeout:  Duration{10 * time.Second},
+			Concurrency:    64,
+			BatchRows:      20000,
+			FlushInterval:  Duration{5 * time.Second},
+			SpoolDir:       "./spool",
+			SpoolMaxBytes:  1 << 30,
+			Listen:         "127.0.0.1:9108",
+		},
 	}
 }
 
@@ -241,6 +268,33 @@ func (c Config) Validate() error {
 	}
 	if c.Retention.SamplesDays < 0 {
 		bad("retention.samples_days", c.Retention.SamplesDays, "must not be negative (0 = keep forever)")
+	}
+	col := c.Collector
+	if col.ScrapeInterval.Duration < time.Second || col.ScrapeInterval.Duration%time.Second != 0 {
+		bad("collector.scrape_interval", col.ScrapeInterval, "must be whole seconds, at least 1s")
+	}
+	if col.ScrapeTimeout.Duration <= 0 || col.ScrapeTimeout.Duration > col.ScrapeInterval.Duration {
+		bad("collector.scrape_timeout", col.ScrapeTimeout, "must be positive and at most scrape_interval")
+	}
+	if col.Concurrency < 1 {
+		bad("collector.concurrency", col.Concurrency, "must be at least 1")
+	}
+	for i, u := range col.Targets {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			bad(fmt.Sprintf("collector.targets[%d]", i), quote(u), "must be an http:// or https:// URL")
+		}
+	}
+	if col.BatchRows < 1 {
+		bad("collector.batch_rows", col.BatchRows, "must be at least 1")
+	}
+	if col.FlushInterval.Duration <= 0 {
+		bad("collector.flush_interval", col.FlushInterval, "must be positive")
+	}
+	if col.SpoolDir == "" {
+		bad("collector.spool_dir", `""`, "required: samples wait there while the store is down")
+	}
+	if col.SpoolMaxBytes < 1<<20 {
+		bad("collector.spool_max_bytes", col.SpoolMaxBytes, "must be at least 1 MiB")
 	}
 	if len(errs) == 0 {
 		return nil

@@ -48,11 +48,12 @@ func run(n int, bin string) error {
 	}
 	fmt.Printf("samples CSV: %d rows, %.1f MB\n\n", n, float64(size)/1e6)
 
-	serverDSN, stop, err := storetest.StartServer()
+	srv, err := storetest.NewServer()
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer srv.Remove()
+	serverDSN := srv.DSN
 
 	fmt.Printf("%-12s %-26s %10s %12s %10s\n", "backend", "method", "seconds", "rows/s", "peak RSS")
 	// Embedded engine.

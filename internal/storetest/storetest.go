@@ -33,46 +33,71 @@ func Main(m *testing.M) {
 func run(m *testing.M) int {
 	serverDSN = os.Getenv("GPUMETER_TEST_CLICKHOUSE")
 	if serverDSN == "" {
-		dsn, stop, err := StartServer()
+		srv, err := NewServer()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "storetest:", err)
 			return 1
 		}
-		defer stop()
-		serverDSN = dsn
+		defer srv.Remove()
+		serverDSN = srv.DSN
 	}
 	return m.Run()
 }
 
-// StartServer starts a private clickhouse-server on a free port.
-func StartServer() (dsn string, stop func(), err error) {
+// Server is a private clickhouse-server for tests.
+type Server struct {
+	DSN    string
+	script string
+	dir    string
+	port   int
+}
+
+// NewServer starts a private clickhouse-server on a free port; a test may
+// stop and start it again.
+func NewServer() (*Server, error) {
 	script, err := repoFile("scripts/clickhouse-server.sh")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "gpumeter-ch-")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	port, err := freePortRange()
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	out, err := exec.Command(script, "start", dir, fmt.Sprint(port)).Output()
+	srv := &Server{script: script, dir: dir, port: port}
+	if err := srv.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return srv, nil
+}
+
+// Start starts the server (again) on its port and data.
+func (s *Server) Start() error {
+	out, err := exec.Command(s.script, "start", s.dir, fmt.Sprint(s.port)).Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
 			err = fmt.Errorf("%v: %s", err, ee.Stderr)
 		}
-		return "", nil, fmt.Errorf("start clickhouse-server: %w", err)
+		return fmt.Errorf("start clickhouse-server: %w", err)
 	}
-	stop = func() {
-		_ = exec.Command(script, "stop", dir).Run()
-		os.RemoveAll(dir)
-	}
-	return strings.TrimSpace(string(out)), stop, nil
+	s.DSN = strings.TrimSpace(string(out))
+	return nil
+}
+
+// Stop stops the server, keeping its data.
+func (s *Server) Stop() error { return exec.Command(s.script, "stop", s.dir).Run() }
+
+// Remove stops the server and deletes its data.
+func (s *Server) Remove() {
+	s.Stop()
+	os.RemoveAll(s.dir)
 }
 
 // freePortRange finds a port p with p+1 and p+2 free too (native, HTTP and
