@@ -6,6 +6,8 @@ LIBCHDB         := $(LIBCHDB_DIR)/libchdb.so
 export CHDB_LIB_PATH ?= $(LIBCHDB)
 
 GO ?= go
+# go-nvml's header marks functions gpumeter never calls as deprecated.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
 .PHONY: all build libchdb clickhouse-server test bench demo clean
 

@@ -207,7 +207,9 @@ func (g *gpuAcc) sample(ts time.Time) gpumeter.Sample {
 		for p := range g.pods {
 			pods = append(pods, p)
 		}
-		sort.Slice(pods, func(i, j int) bool { return pods[i][0] < pods[j][0] || pods[i][0] == pods[j][0] && pods[i][1] < pods[j][1] })
+		sort.Slice(pods, func(i, j int) bool {
+			return pods[i][0] < pods[j][0] || pods[i][0] == pods[j][0] && pods[i][1] < pods[j][1]
+		})
 		s.Namespace, s.Pod = pods[0][0], pods[0][1]
 	}
 	return s

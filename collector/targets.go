@@ -17,9 +17,9 @@ type Targets struct {
 	Static []string
 	File   string
 
-	mu      sync.Mutex
-	modTime time.Time
-	size    int64
+	mu       sync.Mutex
+	modTime  time.Time
+	size     int64
 	fromFile []string
 }
 

@@ -9,7 +9,6 @@ import (
 // Verbs of SPEC §7 that later work delivers. They exist so the CLI contract is
 // visible, and refuse to run rather than pretend.
 var notYet = []struct{ use, short string }{
-	{"collect", "Scrape DCGM exporters into the store"},
 	{"aggregate", "Classify every GPU-second into hourly rollups"},
 	{"report", "Write the monthly report (xlsx or json)"},
 	{"idle", "Print idle flags (and POST them to the portal)"},
