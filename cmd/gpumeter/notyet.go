@@ -13,7 +13,6 @@ var notYet = []struct{ use, short string }{
 	{"report", "Write the monthly report (xlsx or json)"},
 	{"idle", "Print idle flags (and POST them to the portal)"},
 	{"limits", "Show a provider its usage against its limits"},
-	{"simulate", "Serve simulated dcgm-exporter endpoints"},
 	{"run", "Collector, schedule and HTTP API in one process"},
 	{"demo", "Simulate a month, aggregate and report"},
 }
