@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -29,13 +30,20 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) int {
+	return runWith(ctx, args, os.Stdout, os.Stderr)
+}
+
+// runWith runs the CLI with stdout and stderr of the caller's choosing.
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "gpumeter:", err)
+	fmt.Fprintln(stderr, "gpumeter:", err)
 	var ue usageError
 	// cobra reports an unknown verb as a plain error.
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {

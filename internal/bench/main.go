@@ -27,14 +27,27 @@ import (
 func main() {
 	rows := flag.Int("rows", 1_000_000, "samples in the generated CSV")
 	bin := flag.String("bin", "bin/gpumeter", "gpumeter binary")
+	what := flag.String("what", "import,collector", "benchmarks to run: import, collector")
 	flag.Parse()
-	if err := run(*rows, *bin); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	for _, w := range strings.Split(*what, ",") {
+		var err error
+		switch w {
+		case "import":
+			err = benchImport(*rows, *bin)
+		case "collector":
+			err = benchCollector(*bin)
+		default:
+			err = fmt.Errorf("unknown benchmark %q", w)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 }
 
-func run(n int, bin string) error {
+func benchImport(n int, bin string) error {
+	fmt.Println("== import ==")
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "gpumeter-bench-")
 	if err != nil {

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/collector"
+	"github.com/nipa-gpu/gpumeter/internal/storetest"
+	"github.com/nipa-gpu/gpumeter/sim"
+	"github.com/nipa-gpu/gpumeter/store"
+)
+
+// benchCollector: one full-fleet scrape round (13,136 GPUs on 1,642
+// endpoints) against bare expfmt parsing of the same bytes; then sustained
+// writes into each backend; then the collector's RSS in a process of its own.
+func benchCollector(bin string) error {
+	fmt.Println("\n== collector ==")
+	at := time.Date(2026, 10, 15, 5, 0, 0, 0, time.UTC)
+	fleet := sim.New(1, 1, at.AddDate(0, 0, -14), at.AddDate(0, 0, 17))
+	// Every endpoint serves the realistic 8×H200 payload (all default
+	// counters, Kubernetes labels), with UUIDs of its own.
+	fixture, err := os.ReadFile("testdata/collector/h200-k8s/metrics.prom")
+	if err != nil {
+		return err
+	}
+	bodies := map[string][]byte{}
+	total := 0
+	for i, n := range fleet.Nodes {
+		b := bytes.ReplaceAll(fixture, []byte("a7c3-000000"), []byte(fmt.Sprintf("a7c3-%06d", i)))
+		bodies["/nodes/"+n.Name+"/metrics"] = b
+		total += len(b)
+	}
+	// Pre-rendered bodies: the server costs next to nothing, so what is
+	// measured is the collector.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bodies[r.URL.Path])
+	}))
+	defer srv.Close()
+	var targets []string
+	for path := range bodies {
+		targets = append(targets, srv.URL+path)
+	}
+	fmt.Printf("fleet: %d endpoints, %d GPUs, %.1f MB of exposition text per round\n",
+		len(targets), len(fleet.Nodes)*sim.GPUsPerNode, float64(total)/1e6)
+
+	// Baseline: expfmt alone over the same bytes, one core.
+	cpu0 := cpuSeconds()
+	start := time.Now()
+	for _, b := range bodies {
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		if _, err := p.TextToMetricFamilies(bytes.NewReader(b)); err != nil {
+			return err
+		}
+	}
+	baseWall, baseCPU := time.Since(start), cpuSeconds()-cpu0
+
+	// One collector round: HTTP, parse, normalise, hand to the writer.
+	sink := &countingInserter{}
+	m := collector.NewMetrics(prometheus.NewRegistry())
+	spool, err := collector.OpenSpool(filepath.Join(os.TempDir(), "gpumeter-bench-spool"), 1<<30)
+	if err != nil {
+		return err
+	}
+	w := &collector.Writer{Store: sink, Spool: spool, Metrics: m, Log: zap.NewNop(), BatchRows: 20000, FlushInterval: time.Second}
+	w.Start()
+	var samples int
+	cpu0 = cpuSeconds()
+	start = time.Now()
+	sem := make(chan struct{}, 64)
+	done := make(chan int, len(targets))
+	for _, u := range targets {
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			got, _, err := collector.HTTPTarget{URL: u}.Scrape(context.Background(), at)
+			if err != nil {
+				panic(err)
+			}
+			w.Add(got)
+			done <- len(got)
+		}()
+	}
+	for range targets {
+		samples += <-done
+	}
+	w.Close()
+	roundWall, roundCPU := time.Since(start), cpuSeconds()-cpu0
+	fmt.Printf("%-34s %8s %8s\n", "", "wall s", "CPU s")
+	fmt.Printf("%-34s %8.2f %8.2f\n", "expfmt parse only (baseline)", baseWall.Seconds(), baseCPU)
+	fmt.Printf("%-34s %8.2f %8.2f   (%d samples; CPU %.2fx the baseline)\n", "collector round (64 in flight)",
+		roundWall.Seconds(), roundCPU, samples, roundCPU/baseCPU)
+
+	// Sustained writes: a day's worth of one round's samples, in batches.
+	batch := make([]gpumeter.Sample, 0, samples)
+	for _, n := range fleet.Nodes {
+		for _, g := range n.GPUs {
+			batch = append(batch, fleet.Sample(g, at))
+		}
+	}
+	dir, _ := os.MkdirTemp("", "gpumeter-bench-")
+	defer os.RemoveAll(dir)
+	srvCH, err := storetest.NewServer()
+	if err != nil {
+		return err
+	}
+	defer srvCH.Remove()
+	chDB, err := createDatabase(context.Background(), srvCH.DSN, "bench_collect")
+	if err != nil {
+		return err
+	}
+	for _, dsn := range []string{"chdb://" + filepath.Join(dir, "chdb"), chDB} {
+		st, err := openMigrated(context.Background(), dsn)
+		if err != nil {
+			return err
+		}
+		const rounds = 20
+		start := time.Now()
+		for r := 0; r < rounds; r++ {
+			for i := range batch {
+				batch[i].TS = at.Add(time.Duration(r) * 15 * time.Second)
+			}
+			for off := 0; off < len(batch); off += 20000 {
+				rows := make([][]any, 0, 20000)
+				for _, s := range batch[off:min(off+20000, len(batch))] {
+					rows = append(rows, store.SampleRow(s, 1))
+				}
+				if err := st.Insert(context.Background(), "samples", store.SampleColumns, rows); err != nil {
+					return err
+				}
+			}
+		}
+		el := time.Since(start)
+		fmt.Printf("sustained writes %-10s %d rounds × %d samples: %.0f samples/s (%.0f× the fleet's 876 samples/s at 15 s)\n",
+			st.Dialect().Backend, rounds, len(batch), float64(rounds*len(batch))/el.Seconds(),
+			float64(rounds*len(batch))/el.Seconds()/(13136.0/15))
+		st.Close()
+	}
+
+	// The collector's RSS: a real `gpumeter collect --once` over the fleet.
+	tf := filepath.Join(dir, "targets.txt")
+	os.WriteFile(tf, []byte(strings.Join(targets, "\n")+"\n"), 0o644)
+	cfg := filepath.Join(dir, "collect.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("collector:\n  scrape_interval: 10s\n  scrape_timeout: 10s\n  targets_file: %s\n  spool_dir: %s\n  listen: \"\"\n",
+		tf, filepath.Join(dir, "spool"))), 0o644)
+	for _, dsn := range []string{chDB, "chdb://" + filepath.Join(dir, "chdb-collect")} {
+		m, err := timeCommand(bin, "collect", "--once", "--config", cfg, "--store", dsn, "--log-level", "error")
+		if err != nil {
+			return err
+		}
+		backend, _, _ := strings.Cut(dsn, ":")
+		fmt.Printf("collect --once into %-10s peak RSS %.0f MB (anon %.0f MB)\n", backend, m.rssMB, m.anonMB)
+	}
+	return nil
+}
+
+type countingInserter struct{ rows int }
+
+func (c *countingInserter) Insert(_ context.Context, _ string, _ []string, rows [][]any) error {
+	c.rows += len(rows)
+	return nil
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
