@@ -37,7 +37,7 @@ func serve(t *testing.T, h http.HandlerFunc) string {
 	return srv.URL + "/metrics"
 }
 
-func newCollector(t *testing.T, st Inserter, targets []string, spoolDir string) (*Collector, *Metrics) {
+func newCollector(t *testing.T, st store.Inserter, targets []string, spoolDir string) (*Collector, *Metrics) {
 	m := NewMetrics(prometheus.NewRegistry())
 	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
 	sp, err := OpenSpool(spoolDir, 64<<20)

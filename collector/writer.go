@@ -11,18 +11,13 @@ import (
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
-// Inserter is the part of the store the writer needs.
-type Inserter interface {
-	Insert(ctx context.Context, table string, columns []string, rows [][]any) error
-}
-
 // Writer batches samples by size or time and inserts them. While the store
 // fails, batches go to the spool, in order, and are replayed oldest first once
 // it answers again. Samples are keyed by (gpu_uuid, ts) in a replacing table,
 // so a batch replayed after an insert whose success went unreported counts
 // once.
 type Writer struct {
-	Store         Inserter
+	Store         store.Inserter
 	Spool         *Spool
 	Metrics       *Metrics
 	Log           *zap.Logger
@@ -166,6 +161,12 @@ func (w *Writer) insert(batch []gpumeter.Sample) error {
 		}
 	}
 	if err := w.Store.Insert(ctx, "samples", store.SampleColumns, rows); err != nil {
+		w.Metrics.WriteErrors.Inc()
+		return err
+	}
+	// Should the note fail, the batch is retried whole: re-inserting it is
+	// harmless, and its hours must not be left out of the accounting.
+	if err := store.NoteSamples(ctx, w.Store, batch); err != nil {
 		w.Metrics.WriteErrors.Inc()
 		return err
 	}

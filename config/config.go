@@ -212,6 +212,8 @@ func (c Config) Validate() error {
 	pct("activity.threshold_pct", c.Activity.ThresholdPct)
 	if c.Activity.MaxSampleGap.Duration < time.Second {
 		bad("activity.max_sample_gap", c.Activity.MaxSampleGap, "must be at least 1s")
+	} else if c.Activity.MaxSampleGap.Duration > time.Hour {
+		bad("activity.max_sample_gap", c.Activity.MaxSampleGap, "must be at most 1h")
 	} else if c.Activity.MaxSampleGap.Duration%time.Second != 0 {
 		bad("activity.max_sample_gap", c.Activity.MaxSampleGap, "must be whole seconds")
 	}

@@ -42,11 +42,20 @@ func (im *Importer) Allocations(ctx context.Context, path string) (Result, error
 		return Result{Kind: KindAllocations}, err
 	}
 	out := make([][]any, len(allocs))
+	ids := map[string]bool{}
+	var dirty time.Time
 	for i, a := range allocs {
 		out[i] = []any{uint64(0), a.ID, a.ProjectID, a.GPUUUID, a.Node, a.Start, a.End}
+		ids[a.ID] = true
+		dirty = earliest(dirty, a.Start)
+	}
+	for _, a := range stored {
+		if ids[a.ID] {
+			dirty = earliest(dirty, a.Start) // the replaced allocation's time changes too
+		}
 	}
 	columns := []string{"batch_id", "allocation_id", "project_id", "gpu_uuid", "node", "start_ts", "end_ts"}
-	return im.writeReference(ctx, KindAllocations, fileName(path), sha, "allocation_id", len(allocs), columns, out)
+	return im.writeReference(ctx, KindAllocations, fileName(path), sha, "allocation_id", len(allocs), columns, out, dirty)
 }
 
 // readAllocations parses a whole allocations file; it returns the good rows and

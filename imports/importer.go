@@ -111,7 +111,8 @@ WHERE batch_id IN (SELECT batch_id FROM imports WHERE kind = '%s' AND sha256 = '
 
 // writeReference stores a validated reference file (inventory, projects,
 // allocations): its rows in one insert, then the commit.
-func (im *Importer) writeReference(ctx context.Context, kind, file, sha, keyColumn string, keys int, columns []string, rows [][]any) (Result, error) {
+// dirtyFrom is the earliest time whose accounting the file changes.
+func (im *Importer) writeReference(ctx context.Context, kind, file, sha, keyColumn string, keys int, columns []string, rows [][]any, dirtyFrom time.Time) (Result, error) {
 	res := Result{Kind: kind, File: file, SHA256: sha, Rows: len(rows)}
 	same, err := im.unchanged(ctx, kind, sha, keyColumn, keys)
 	if err != nil {
@@ -134,6 +135,33 @@ func (im *Importer) writeReference(ctx context.Context, kind, file, sha, keyColu
 	if err := im.commit(ctx, res); err != nil {
 		return res, err
 	}
+	if err := im.noteDirty(ctx, res, dirtyFrom, store.Forever); err != nil {
+		return res, err
+	}
 	im.log().Info("imported", zap.String("kind", kind), zap.String("file", file), zap.Int("rows", len(rows)), zap.Uint64("batch", res.BatchID))
 	return res, nil
+}
+
+// noteDirty tells the aggregation what the committed import changed. Should
+// that fail, the data is in, and only an explicit recomputation is missing.
+func (im *Importer) noteDirty(ctx context.Context, res Result, from, to time.Time) error {
+	if from.IsZero() {
+		return nil
+	}
+	if err := store.NoteDirty(ctx, im.Store, from, to, res.Kind); err != nil {
+		return fmt.Errorf("%s imported, but its accounting is not yet marked for recomputation: run `gpumeter aggregate --from %s`: %w",
+			res.File, from.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+// earliest is the first of times, ignoring zero ones.
+func earliest(times ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range times {
+		if !t.IsZero() && (out.IsZero() || t.Before(out)) {
+			out = t
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/nipa-gpu/gpumeter"
 )
@@ -23,12 +24,24 @@ func (im *Importer) Inventory(ctx context.Context, path string) (Result, error) 
 	}
 	gpus := map[string]bool{}
 	out := make([][]any, len(rows))
+	var dirty time.Time
 	for i, r := range rows {
 		gpus[r.GPUUUID] = true
 		out[i] = []any{uint64(0), r.GPUUUID, r.Provider, r.Site, r.Node, r.GPUIndex, r.Model, string(r.Share), r.ValidFrom, r.ValidTo}
+		dirty = earliest(dirty, r.ValidFrom)
+	}
+	// The rows this file replaces change the accounting from their start too.
+	current, err := CurrentInventory(ctx, im.Store)
+	if err != nil {
+		return Result{Kind: KindInventory}, err
+	}
+	for _, r := range current {
+		if gpus[r.GPUUUID] {
+			dirty = earliest(dirty, r.ValidFrom)
+		}
 	}
 	columns := append([]string{"batch_id"}, inventoryColumns...)
-	return im.writeReference(ctx, KindInventory, fileName(path), sha, "gpu_uuid", len(gpus), columns, out)
+	return im.writeReference(ctx, KindInventory, fileName(path), sha, "gpu_uuid", len(gpus), columns, out, dirty)
 }
 
 // ReadInventory parses and validates a whole inventory file.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/nipa-gpu/gpumeter"
 )
@@ -42,8 +43,19 @@ func (im *Importer) Projects(ctx context.Context, path string) (Result, error) {
 	if err := bad.err(); err != nil {
 		return Result{Kind: KindProjects}, err
 	}
+	// A project's kind decides the class of its allocations' seconds.
+	allocs, err := CurrentAllocations(ctx, im.Store)
+	if err != nil {
+		return Result{Kind: KindProjects}, err
+	}
+	var dirty time.Time
+	for _, a := range allocs {
+		if inFile[a.ProjectID] {
+			dirty = earliest(dirty, a.Start)
+		}
+	}
 	columns := append([]string{"batch_id"}, projectColumns...)
-	return im.writeReference(ctx, KindProjects, fileName(path), sha, "project_id", len(projects), columns, out)
+	return im.writeReference(ctx, KindProjects, fileName(path), sha, "project_id", len(projects), columns, out, dirty)
 }
 
 type projectLine struct {

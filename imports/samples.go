@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -32,17 +33,25 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	}
 	defer func() { c.Close() }()
 	bad := &problems{file: c.name}
+	var lo, hi time.Time
 	for {
 		more, problem := c.next()
 		if !more {
 			break
 		}
+		var s gpumeter.Sample
 		if problem == "" {
-			_, problem = c.sample()
+			s, problem = c.sample()
 		}
 		if problem != "" {
 			bad.add(c.line, "%s", problem)
 			continue
+		}
+		if lo.IsZero() || s.TS.Before(lo) {
+			lo = s.TS
+		}
+		if s.TS.After(hi) {
+			hi = s.TS
 		}
 		res.Rows++
 	}
@@ -97,6 +106,12 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	}
 	if err := im.commit(ctx, res); err != nil {
 		return res, err
+	}
+	if res.Rows > 0 {
+		from, to := store.SamplesSpan(lo, hi)
+		if err := im.noteDirty(ctx, res, from, to); err != nil {
+			return res, err
+		}
 	}
 	im.log().Info("imported", zap.String("kind", KindSamples), zap.String("file", res.File), zap.Int("rows", res.Rows), zap.Uint64("batch", res.BatchID))
 	return res, nil

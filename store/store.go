@@ -18,6 +18,11 @@ type Store interface {
 	Exec(ctx context.Context, query string) error
 	// Query runs a statement and returns all its rows.
 	Query(ctx context.Context, query string) (*Rows, error)
+	// Stream runs a statement and calls fn once a row, for results too big to
+	// hold as text. scan converts the row into dest, whose Go types must be
+	// those of the columns: String→string, UInt32→uint32, Int8→int8,
+	// UInt64→uint64, Int64→int64, Float64→float64, DateTime→time.Time.
+	Stream(ctx context.Context, query string, fn func(scan func(dest ...any) error) error) error
 	// Insert writes rows into table, one []any per row in the order of columns,
 	// each value of the Go type of its column (see EncodeTSV), nil for NULL.
 	Insert(ctx context.Context, table string, columns []string, rows [][]any) error

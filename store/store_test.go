@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +87,33 @@ func TestEmbeddedSchemaIsFull(t *testing.T) {
 			t.Errorf("samples lacks %q:\n%s", want, ddl)
 		}
 	}
+}
+
+func TestStreamTypedRows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		q := `SELECT toString(number) AS s, toUInt32(number * 1000) AS u, toInt8(number % 3 - 1) AS i,
+toUInt64(number) * 1000000000000 AS big, toFloat64(number) / 4 AS f, toDateTime(1790812800 + number) AS t
+FROM system.numbers LIMIT 5`
+		var got []string
+		err := st.Stream(context.Background(), q, func(scan func(...any) error) error {
+			var s string
+			var u uint32
+			var i int8
+			var big uint64
+			var f float64
+			var at time.Time
+			if err := scan(&s, &u, &i, &big, &f, &at); err != nil {
+				return err
+			}
+			got = append(got, fmt.Sprintf("%s %d %d %d %g %d", s, u, i, big, f, at.Unix()))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "0 0 -1 0 0 1790812800|1 1000 0 1000000000000 0.25 1790812801|2 2000 1 2000000000000 0.5 1790812802|3 3000 -1 3000000000000 0.75 1790812803|4 4000 0 4000000000000 1 1790812804"
+		if strings.Join(got, "|") != want {
+			t.Fatalf("got  %s\nwant %s", strings.Join(got, "|"), want)
+		}
+	})
 }

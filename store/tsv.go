@@ -106,3 +106,35 @@ func UnescapeTSV(s string) string {
 	}
 	return sb.String()
 }
+
+// ParseTSVField converts one TabSeparated field into dest (see Store.Stream).
+func ParseTSVField(f []byte, dest any) error {
+	s := string(f)
+	var err error
+	switch d := dest.(type) {
+	case *string:
+		*d = UnescapeTSV(s)
+	case *uint32:
+		var v uint64
+		v, err = strconv.ParseUint(s, 10, 32)
+		*d = uint32(v)
+	case *int8:
+		var v int64
+		v, err = strconv.ParseInt(s, 10, 8)
+		*d = int8(v)
+	case *uint64:
+		*d, err = strconv.ParseUint(s, 10, 64)
+	case *int64:
+		*d, err = strconv.ParseInt(s, 10, 64)
+	case *float64:
+		*d, err = strconv.ParseFloat(s, 64)
+	case *time.Time:
+		*d, err = ParseDateTime(s)
+	default:
+		return fmt.Errorf("scan into %T: unsupported", dest)
+	}
+	if err != nil {
+		return fmt.Errorf("scan %q into %T: %w", s, dest, err)
+	}
+	return nil
+}

@@ -123,6 +123,41 @@ func (s *Store) Query(ctx context.Context, query string) (*store.Rows, error) {
 	return parseTSV(out)
 }
 
+func (s *Store) Stream(ctx context.Context, query string, fn func(scan func(dest ...any) error) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	out, err := s.eng.query(query, "TabSeparated")
+	if err != nil {
+		return wrap(err)
+	}
+	var fields [][]byte
+	scan := func(dest ...any) error {
+		if len(dest) != len(fields) {
+			return fmt.Errorf("scan: %d destinations for %d columns", len(dest), len(fields))
+		}
+		for i, d := range dest {
+			if err := store.ParseTSVField(fields[i], d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for len(out) > 0 {
+		line := out
+		if i := bytes.IndexByte(out, '\n'); i >= 0 {
+			line, out = out[:i], out[i+1:]
+		} else {
+			out = nil
+		}
+		fields = bytes.Split(line, []byte{'\t'})
+		if err := fn(scan); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Insert sends the rows as one TabSeparated INSERT, which the engine writes as
 // one part: either all rows land or none.
 func (s *Store) Insert(ctx context.Context, table string, columns []string, rows [][]any) error {

@@ -138,6 +138,21 @@ func (s *Store) Query(ctx context.Context, query string) (*store.Rows, error) {
 	return out, s.wrap(rs.Err())
 }
 
+func (s *Store) Stream(ctx context.Context, query string, fn func(scan func(dest ...any) error) error) error {
+	rs, err := s.conn.Query(ctx, query)
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer rs.Close()
+	scan := func(dest ...any) error { return rs.Scan(dest...) }
+	for rs.Next() {
+		if err := fn(scan); err != nil {
+			return err
+		}
+	}
+	return s.wrap(rs.Err())
+}
+
 // cell renders a scanned value as the embedded engine would print it, so that
 // both backends give the same Rows.
 func cell(v reflect.Value) sql.NullString {

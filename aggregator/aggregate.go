@@ -1,0 +1,293 @@
+package aggregator
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter/imports"
+	"github.com/nipa-gpu/gpumeter/store"
+)
+
+// Params are the accounting parameters: rollups made under others are redone.
+type Params struct {
+	Metric       string
+	ThresholdPct float64
+	Gap          time.Duration
+}
+
+// ParamsFrom takes the parameters from the configuration.
+func ParamsFrom(cfg config.Config) Params {
+	return Params{Metric: cfg.Activity.Metric, ThresholdPct: cfg.Activity.ThresholdPct, Gap: cfg.Activity.MaxSampleGap.Duration}
+}
+
+func (p Params) String() string {
+	return fmt.Sprintf("metric=%s threshold_pct=%g max_sample_gap=%s", p.Metric, p.ThresholdPct, p.Gap)
+}
+
+// stateExpr is the SQL for a sample's state: 1 active, 0 idle, -1 missing.
+// Ratios are scaled ×100; the metric is rounded to 1/1000 before the
+// comparison so that Float32 storage (0.05 is 0.0500000007) decides nothing.
+func (p Params) stateExpr() string {
+	thr := fmt.Sprintf("%g", p.ThresholdPct)
+	one := func(col, scale string) string {
+		return fmt.Sprintf("toInt8(multiIf(isNull(%s), -1, round(toFloat64(%s) * %s, 3) >= %s, 1, 0))", col, col, scale, thr)
+	}
+	switch p.Metric {
+	case config.MetricGPUUtil:
+		return one("gpu_util", "1")
+	case config.MetricGrEngineActive:
+		return one("gr_engine_active", "100")
+	case config.MetricSMActive:
+		return one("sm_active", "100")
+	}
+	// auto: the larger of gpu_util and gr_engine_active×100 among those present.
+	return fmt.Sprintf(`toInt8(multiIf(isNull(gpu_util) AND isNull(gr_engine_active), -1,
+round(greatest(ifNull(toFloat64(gpu_util), -1), ifNull(toFloat64(gr_engine_active) * 100, -1)), 3) >= %s, 1, 0))`, thr)
+}
+
+// Aggregator computes the hourly rollups.
+type Aggregator struct {
+	Store  store.Store
+	Params Params
+	Log    *zap.Logger
+	// ChunkGPUs bounds the samples held at once: GPUs read per query, one
+	// day at a time (256 GPUs × a day at 15 s ≈ 1.5M samples).
+	ChunkGPUs int
+}
+
+// Stats says what a run did.
+type Stats struct {
+	Hours   int // hours recomputed (distinct)
+	GPUs    int
+	Samples int
+	Rows    int
+}
+
+// reference is the inventory and allocations as per-GPU timelines.
+type reference struct {
+	inv   map[string][]invSpan
+	holds map[string][]holdSpan
+}
+
+func (a *Aggregator) log() *zap.Logger {
+	if a.Log == nil {
+		return zap.NewNop()
+	}
+	return a.Log
+}
+
+func loadReference(ctx context.Context, st store.Store) (*reference, error) {
+	rows, err := imports.CurrentInventory(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	projects, err := imports.CurrentProjects(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	allocs, err := imports.CurrentAllocations(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	ref := &reference{inv: map[string][]invSpan{}, holds: map[string][]holdSpan{}}
+	byNode := map[string][]gpumeter.InventoryRow{}
+	for _, r := range rows {
+		ref.inv[r.GPUUUID] = append(ref.inv[r.GPUUUID], invSpan{span: span{r.ValidFrom.Unix(), end(r.ValidTo)},
+			share: r.Share, provider: r.Provider, model: r.Model, node: r.Node})
+		byNode[r.Node] = append(byNode[r.Node], r)
+	}
+	kinds := map[string]gpumeter.ProjectKind{}
+	for _, p := range projects {
+		kinds[p.ID] = p.Kind
+	}
+	for _, al := range allocs {
+		s := span{al.Start.Unix(), end(al.End)}
+		kind := kinds[al.ProjectID]
+		if al.GPUUUID != "" {
+			ref.holds[al.GPUUUID] = append(ref.holds[al.GPUUUID], holdSpan{s, al.ProjectID, kind})
+			continue
+		}
+		// A node allocation holds each GPU while the inventory places it there.
+		for _, r := range byNode[al.Node] {
+			f, t := max(s.from, r.ValidFrom.Unix()), min(s.to, end(r.ValidTo))
+			if f < t {
+				ref.holds[r.GPUUUID] = append(ref.holds[r.GPUUUID], holdSpan{span{f, t}, al.ProjectID, kind})
+			}
+		}
+	}
+	for _, list := range ref.inv {
+		sort.Slice(list, func(i, j int) bool { return list[i].from < list[j].from })
+	}
+	for _, list := range ref.holds {
+		sort.Slice(list, func(i, j int) bool { return list[i].from < list[j].from })
+	}
+	return ref, nil
+}
+
+func end(t *time.Time) int64 {
+	if t == nil {
+		return forever
+	}
+	return t.Unix()
+}
+
+var rollupColumns = []string{"hour", "gpu_uuid", "provider", "node", "model", "share", "project_id", "project_kind",
+	"capacity", "active", "idle", "no_data", "active_from", "active_until", "version"}
+
+// Recompute rewrites the rollups of the whole hours in [from, to).
+func (a *Aggregator) Recompute(ctx context.Context, from, to time.Time) (Stats, error) {
+	var stats Stats
+	A, B := floorHour(from.Unix()), ceilHour(to.Unix())
+	if A >= B {
+		return stats, nil
+	}
+	ref, err := loadReference(ctx, a.Store)
+	if err != nil {
+		return stats, err
+	}
+	gpus, err := a.gpusFor(ctx, ref, A, B)
+	if err != nil {
+		return stats, err
+	}
+	stats.GPUs = len(gpus)
+	stats.Hours = int((B - A) / 3600)
+	version := uint64(time.Now().UnixNano())
+	chunk := a.ChunkGPUs
+	if chunk <= 0 {
+		chunk = 256
+	}
+	gap := int64(a.Params.Gap / time.Second)
+	for day := A; day < B; day += 86400 {
+		dayEnd := min(day+86400, B)
+		for off := 0; off < len(gpus); off += chunk {
+			part := gpus[off:min(off+chunk, len(gpus))]
+			points, n, err := a.readSamples(ctx, part, day-gap, dayEnd)
+			if err != nil {
+				return stats, err
+			}
+			stats.Samples += n
+			var rows [][]any
+			for _, g := range part {
+				cells := classify(points[g], ref.inv[g], ref.holds[g], day, dayEnd, gap)
+				rows = appendRows(rows, g, cells, day, dayEnd, version)
+			}
+			if err := a.Store.Insert(ctx, "gpu_hours", rollupColumns, rows); err != nil {
+				return stats, fmt.Errorf("write rollups: %w", err)
+			}
+			stats.Rows += len(rows)
+		}
+		if err := ctx.Err(); err != nil {
+			return stats, err
+		}
+	}
+	a.log().Info("rollups recomputed", zap.Time("from", time.Unix(A, 0).UTC()), zap.Time("to", time.Unix(B, 0).UTC()),
+		zap.Int("gpus", stats.GPUs), zap.Int("samples", stats.Samples), zap.Int("rows", stats.Rows))
+	return stats, nil
+}
+
+// gpusFor lists the GPUs with capacity in [A, B), and those with rollups
+// there already (a GPU since removed from the inventory must lose them).
+func (a *Aggregator) gpusFor(ctx context.Context, ref *reference, A, B int64) ([]string, error) {
+	set := map[string]bool{}
+	for g, rows := range ref.inv {
+		for _, r := range rows {
+			if r.from < B && r.to > A {
+				set[g] = true
+			}
+		}
+	}
+	q := fmt.Sprintf("SELECT DISTINCT gpu_uuid FROM gpu_hours WHERE hour >= toDateTime(%d) AND hour < toDateTime(%d)", A, B)
+	err := a.Store.Stream(ctx, q, func(scan func(...any) error) error {
+		var g string
+		if err := scan(&g); err != nil {
+			return err
+		}
+		set[g] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	out := make([]string, 0, len(set))
+	for g := range set {
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// readSamples reads the samples of some GPUs in [from, to), deduplicated
+// by (gpu_uuid, ts), in time order, reduced to their state.
+func (a *Aggregator) readSamples(ctx context.Context, gpus []string, from, to int64) (map[string][]point, int, error) {
+	quoted := make([]string, len(gpus))
+	for i, g := range gpus {
+		quoted[i] = quote(g)
+	}
+	q := fmt.Sprintf(`SELECT gpu_uuid, toUInt32(ts), %s FROM samples FINAL
+WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d)
+ORDER BY gpu_uuid, ts`, a.Params.stateExpr(), strings.Join(quoted, ","), max(from, 0), to)
+	out := map[string][]point{}
+	n := 0
+	err := a.Store.Stream(ctx, q, func(scan func(...any) error) error {
+		var g string
+		var t uint32
+		var s int8
+		if err := scan(&g, &t, &s); err != nil {
+			return err
+		}
+		out[g] = append(out[g], point{int64(t), s})
+		n++
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("read samples: %w", err)
+	}
+	return out, n, nil
+}
+
+// appendRows turns a GPU's cells into rollup rows; an hour without capacity
+// gets an empty row, so that it supersedes what an earlier run wrote.
+func appendRows(rows [][]any, gpu string, cells map[cellKey]*cell, from, to int64, version uint64) [][]any {
+	keys := make([]cellKey, 0, len(cells))
+	for k := range cells {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.hour != b.hour {
+			return a.hour < b.hour
+		}
+		if a.share != b.share {
+			return a.share < b.share
+		}
+		return a.project < b.project
+	})
+	covered := map[int64]bool{}
+	for _, k := range keys {
+		c := cells[k]
+		covered[k.hour] = true
+		rows = append(rows, []any{time.Unix(k.hour, 0).UTC(), gpu, c.provider, c.node, c.model, string(k.share), k.project,
+			string(c.kind), c.capacity, c.active, c.idle, c.noData, uint32(c.activeFrom), uint32(c.activeUntil), version})
+	}
+	for h := from; h < to; h += 3600 {
+		if !covered[h] {
+			rows = append(rows, []any{time.Unix(h, 0).UTC(), gpu, "", "", "", "", "", "",
+				uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), version})
+		}
+	}
+	return rows
+}
+
+func ceilHour(t int64) int64 { return floorHour(t + 3599) }
+
+// quote makes a ClickHouse string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

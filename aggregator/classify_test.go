@@ -1,0 +1,235 @@
+package aggregator
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/nipa-gpu/gpumeter"
+)
+
+const base = int64(1790812800) // 2026-10-01T00:00:00Z, on the hour
+
+func gov(from, to int64) invSpan {
+	return invSpan{span: span{from, to}, share: gpumeter.ShareGovernment, provider: "nhn", model: "B200", node: "n1"}
+}
+
+// sums folds cells into class totals, the seven classes of SPEC §5.
+func sums(cells map[cellKey]*cell) map[string]int64 {
+	out := map[string]int64{}
+	for _, c := range cells {
+		prefix := "unallocated"
+		switch c.kind {
+		case gpumeter.ProjectPublic:
+			prefix = "public"
+		case gpumeter.ProjectProvider:
+			prefix = "provider"
+		}
+		out[prefix+"_active"] += int64(c.active)
+		out[prefix+"_idle"] += int64(c.idle)
+		out["no_data"] += int64(c.noData)
+		out["capacity"] += int64(c.capacity)
+	}
+	for k, v := range out {
+		if v == 0 {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+func wantSums(t *testing.T, got map[cellKey]*cell, want map[string]int64) {
+	t.Helper()
+	g := sums(got)
+	if fmt.Sprint(g) != fmt.Sprint(want) {
+		t.Fatalf("got  %v\nwant %v", g, want)
+	}
+}
+
+func TestCoverageAndStates(t *testing.T) {
+	// G = 60. Samples at +0 active, +15 active, +30 idle, +200 missing, +300 idle.
+	//   +0   covers [0, 15)    15 s active
+	//   +15  covers [15, 30)   15 s active
+	//   +30  covers [30, 90)   60 s idle (the next sample is 170 s later: G caps it)
+	//   +200 covers [200, 260) 60 s no_data (metric missing)
+	//   +300 covers [300, 360) 60 s idle
+	// covered 210 s; the other 3,390 s of the hour are no_data: 3,390 + 60 = 3,450.
+	pts := []point{{base, 1}, {base + 15, 1}, {base + 30, 0}, {base + 200, -1}, {base + 300, 0}}
+	got := classify(pts, []invSpan{gov(base, forever)}, nil, base, base+3600, 60)
+	wantSums(t, got, map[string]int64{"capacity": 3600, "unallocated_active": 30, "unallocated_idle": 120, "no_data": 3450})
+	c := got[cellKey{hour: base, share: gpumeter.ShareGovernment}]
+	if c.activeFrom != base || c.activeUntil != base+30 {
+		t.Fatalf("active from %d until %d", c.activeFrom-base, c.activeUntil-base)
+	}
+}
+
+func TestAllocationsSplitClasses(t *testing.T) {
+	// Active all hour (a sample every 15 s). Public project [0, 1800),
+	// provider project [1800, 3000), nothing after:
+	// public_active 1,800, provider_active 1,200, unallocated_active 600.
+	var pts []point
+	for s := int64(0); s < 3600; s += 15 {
+		pts = append(pts, point{base + s, 1})
+	}
+	holds := []holdSpan{
+		{span{base, base + 1800}, "p-pub", gpumeter.ProjectPublic},
+		{span{base + 1800, base + 3000}, "p-own", gpumeter.ProjectProvider},
+	}
+	got := classify(pts, []invSpan{gov(base, forever)}, holds, base, base+3600, 60)
+	wantSums(t, got, map[string]int64{"capacity": 3600, "public_active": 1800, "provider_active": 1200, "unallocated_active": 600})
+	if got[cellKey{base, gpumeter.ShareGovernment, "p-own"}].active != 1200 {
+		t.Fatal("provider project cell")
+	}
+}
+
+func TestRedesignationAndDecommission(t *testing.T) {
+	// Private [0, 1000), government [1000, 3000), decommissioned at 3000:
+	// capacity 3,000 s, split 1,000 private and 2,000 government; no samples,
+	// so all of it no_data. The 600 s after 3000 are not capacity at all.
+	inv := []invSpan{
+		{span: span{base, base + 1000}, share: gpumeter.SharePrivate, provider: "nhn", model: "B200", node: "n1"},
+		gov(base+1000, base+3000),
+	}
+	got := classify(nil, inv, nil, base, base+3600, 60)
+	wantSums(t, got, map[string]int64{"capacity": 3000, "no_data": 3000})
+	if got[cellKey{base, gpumeter.SharePrivate, ""}].capacity != 1000 || got[cellKey{base, gpumeter.ShareGovernment, ""}].capacity != 2000 {
+		t.Fatal("shares")
+	}
+}
+
+func TestCoverageCrossesWindowAndHour(t *testing.T) {
+	// A sample 30 s before the window covers its first 30 s; one at +3590
+	// covers [3590, 3650): 10 s in the first hour, 50 s in the second.
+	pts := []point{{base - 30, 1}, {base + 3590, 0}}
+	got := classify(pts, []invSpan{gov(0, forever)}, nil, base, base+7200, 60)
+	h0 := got[cellKey{base, gpumeter.ShareGovernment, ""}]
+	h1 := got[cellKey{base + 3600, gpumeter.ShareGovernment, ""}]
+	if h0.active != 30 || h0.idle != 10 || h0.noData != 3560 || h1.idle != 50 || h1.noData != 3550 {
+		t.Fatalf("h0 %+v h1 %+v", *h0, *h1)
+	}
+}
+
+// bruteForce classifies second by second, straight from the definitions.
+func bruteForce(points []point, inv []invSpan, holds []holdSpan, from, to, gap int64) map[cellKey]*cell {
+	cells := map[cellKey]*cell{}
+	for s := from; s < to; s++ {
+		var row *invSpan
+		for i := range inv {
+			if inv[i].from <= s && s < inv[i].to {
+				row = &inv[i]
+			}
+		}
+		if row == nil {
+			continue
+		}
+		var project string
+		var kind gpumeter.ProjectKind
+		for _, h := range holds {
+			if h.from <= s && s < h.to {
+				project, kind = h.project, h.kind
+			}
+		}
+		state := stateMissing
+		for i, p := range points {
+			end := p.t + gap
+			if i+1 < len(points) && points[i+1].t < end {
+				end = points[i+1].t
+			}
+			if p.t <= s && s < end {
+				state = p.state
+			}
+		}
+		k := cellKey{floorHour(s), row.share, project}
+		if cells[k] == nil {
+			cells[k] = &cell{kind: kind}
+		}
+		c := cells[k]
+		c.capacity++
+		switch state {
+		case stateActive:
+			c.active++
+		case stateIdle:
+			c.idle++
+		default:
+			c.noData++
+		}
+	}
+	return cells
+}
+
+// randomScenario is a GPU with re-designations, gaps in validity, holds by
+// public and provider projects, and irregular samples with missing values.
+func randomScenario(r *rand.Rand, from, to int64) ([]point, []invSpan, []holdSpan, int64) {
+	var inv []invSpan
+	for t := from - int64(r.Intn(600)); t < to; {
+		length := int64(1 + r.Intn(3000))
+		share := gpumeter.ShareGovernment
+		if r.Intn(2) == 0 {
+			share = gpumeter.SharePrivate
+		}
+		if r.Intn(4) > 0 {
+			end := t + length
+			if r.Intn(8) == 0 {
+				end = forever
+			}
+			inv = append(inv, invSpan{span: span{t, end}, share: share, provider: "p", model: "B200", node: "n"})
+			if end == forever {
+				break
+			}
+		}
+		t += length + int64(r.Intn(2)*r.Intn(500))
+	}
+	var holds []holdSpan
+	for t := from - int64(r.Intn(900)); t < to; {
+		length := int64(1 + r.Intn(2000))
+		if r.Intn(3) > 0 {
+			kind := gpumeter.ProjectPublic
+			if r.Intn(2) == 0 {
+				kind = gpumeter.ProjectProvider
+			}
+			holds = append(holds, holdSpan{span{t, t + length}, fmt.Sprintf("p%d", r.Intn(3)), kind})
+		}
+		t += length + int64(r.Intn(2)*r.Intn(300))
+	}
+	gap := int64(1 + r.Intn(90))
+	var pts []point
+	for t := from - gap - int64(r.Intn(60)); t < to; t += int64(1 + r.Intn(120)) {
+		pts = append(pts, point{t, int8(r.Intn(3) - 1)})
+	}
+	return pts, inv, holds, gap
+}
+
+// The conservation law and the definitions, on random scenarios: classify
+// agrees with the second-by-second reading, and every GPU's classes sum to
+// its capacity, which is its inventory validity within the window.
+func TestClassifyMatchesDefinitionsOnRandomScenarios(t *testing.T) {
+	r := rand.New(rand.NewSource(42))
+	for i := 0; i < 300; i++ {
+		from := base + int64(r.Intn(3600))
+		to := from + int64(1+r.Intn(3*3600))
+		pts, inv, holds, gap := randomScenario(r, from, to)
+		got := classify(pts, inv, holds, from, to, gap)
+		want := bruteForce(pts, inv, holds, from, to, gap)
+		if len(got) != len(want) {
+			t.Fatalf("scenario %d: %d cells, want %d", i, len(got), len(want))
+		}
+		var capacity int64
+		for k, w := range want {
+			g := got[k]
+			if g == nil || g.capacity != w.capacity || g.active != w.active || g.idle != w.idle || g.noData != w.noData || g.kind != w.kind {
+				t.Fatalf("scenario %d cell %+v: got %+v want %+v", i, k, g, w)
+			}
+			if g.active+g.idle+g.noData != g.capacity {
+				t.Fatalf("scenario %d: classes do not sum to capacity in %+v", i, g)
+			}
+			capacity += int64(g.capacity)
+		}
+		var valid int64
+		for _, row := range inv {
+			valid += max(0, min(row.to, to)-max(row.from, from))
+		}
+		if capacity != valid {
+			t.Fatalf("scenario %d: capacity %d, inventory validity %d", i, capacity, valid)
+		}
+	}
+}

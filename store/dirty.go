@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nipa-gpu/gpumeter"
+)
+
+// Inserter is the part of a store that notes dirty ranges.
+type Inserter interface {
+	Insert(ctx context.Context, table string, columns []string, rows [][]any) error
+}
+
+// MaxGap bounds how far a sample's coverage reaches (activity.max_sample_gap
+// is at most this): a sample at t changes the accounting of [t-MaxGap,
+// t+MaxGap] at most, through its own coverage and by shortening its
+// predecessor's.
+const MaxGap = time.Hour
+
+// NoteDirty records that the rollups of [from, to) are out of date, for the
+// next aggregation. Call it after the data that made them so is written, so
+// that an aggregation which sees the note also sees the data.
+func NoteDirty(ctx context.Context, st Inserter, from, to time.Time, reason string) error {
+	if !from.Before(to) {
+		return nil
+	}
+	row := []any{from.UTC().Truncate(time.Second), to.UTC().Truncate(time.Second), uint64(time.Now().UnixNano()), reason}
+	if err := st.Insert(ctx, "dirty_ranges", []string{"from_ts", "to_ts", "noted_at", "reason"}, [][]any{row}); err != nil {
+		return fmt.Errorf("note dirty range: %w", err)
+	}
+	return nil
+}
+
+// SamplesSpan is the range that samples from lo to hi make dirty.
+func SamplesSpan(lo, hi time.Time) (time.Time, time.Time) {
+	return lo.Add(-MaxGap), hi.Add(MaxGap + time.Second)
+}
+
+// NoteSamples marks the range a batch of samples touches.
+func NoteSamples(ctx context.Context, st Inserter, samples []gpumeter.Sample) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	lo, hi := samples[0].TS, samples[0].TS
+	for _, s := range samples[1:] {
+		if s.TS.Before(lo) {
+			lo = s.TS
+		}
+		if s.TS.After(hi) {
+			hi = s.TS
+		}
+	}
+	from, to := SamplesSpan(lo, hi)
+	return NoteDirty(ctx, st, from, to, "samples")
+}
+
+// Forever ends a dirty range that reaches into the future (a change of
+// inventory or allocations with no end).
+var Forever = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
