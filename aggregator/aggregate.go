@@ -159,33 +159,34 @@ func (a *Aggregator) Recompute(ctx context.Context, from, to time.Time) (Stats, 
 	stats.GPUs = len(gpus)
 	stats.Hours = int((B - A) / 3600)
 	version := uint64(time.Now().UnixNano())
-	chunk := a.ChunkGPUs
-	if chunk <= 0 {
-		chunk = 256
+	var rows [][]any
+	flush := func() error {
+		if err := a.Store.Insert(ctx, "gpu_hours", rollupColumns, rows); err != nil {
+			return fmt.Errorf("write rollups: %w", err)
+		}
+		stats.Rows += len(rows)
+		rows = rows[:0]
+		return nil
 	}
-	gap := int64(a.Params.Gap / time.Second)
 	for day := A; day < B; day += 86400 {
 		dayEnd := min(day+86400, B)
-		for off := 0; off < len(gpus); off += chunk {
-			part := gpus[off:min(off+chunk, len(gpus))]
-			points, n, err := a.readSamples(ctx, part, day-gap, dayEnd)
-			if err != nil {
-				return stats, err
+		var flushErr error
+		n, err := a.eachCells(ctx, ref, gpus, day, dayEnd, func(g string, cells map[cellKey]*cell) {
+			rows = appendRows(rows, g, cells, day, dayEnd, version)
+			if len(rows) >= 50000 && flushErr == nil {
+				flushErr = flush()
 			}
-			stats.Samples += n
-			var rows [][]any
-			for _, g := range part {
-				cells := classify(points[g], ref.inv[g], ref.holds[g], day, dayEnd, gap)
-				rows = appendRows(rows, g, cells, day, dayEnd, version)
-			}
-			if err := a.Store.Insert(ctx, "gpu_hours", rollupColumns, rows); err != nil {
-				return stats, fmt.Errorf("write rollups: %w", err)
-			}
-			stats.Rows += len(rows)
+		})
+		if err == nil {
+			err = flushErr
 		}
-		if err := ctx.Err(); err != nil {
+		if err != nil {
 			return stats, err
 		}
+		stats.Samples += n
+	}
+	if err := flush(); err != nil {
+		return stats, err
 	}
 	a.log().Info("rollups recomputed", zap.Time("from", time.Unix(A, 0).UTC()), zap.Time("to", time.Unix(B, 0).UTC()),
 		zap.Int("gpus", stats.GPUs), zap.Int("samples", stats.Samples), zap.Int("rows", stats.Rows))

@@ -71,6 +71,7 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"import", "inventory"}, exitUsage},
 		{[]string{"migrate", "--no-such-flag"}, exitUsage},
 		{[]string{"report", "--month", "2026-10"}, exitUsage},
+		{[]string{"report", "--month", "2026-10", "--format", "pdf", "--out", "-"}, exitUsage},
 		{[]string{"frobnicate"}, exitUsage},
 	} {
 		if got := run(context.Background(), c.args); got != c.want {

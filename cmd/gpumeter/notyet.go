@@ -9,8 +9,6 @@ import (
 // Verbs of SPEC §7 that later work delivers. They exist so the CLI contract is
 // visible, and refuse to run rather than pretend.
 var notYet = []struct{ use, short string }{
-	{"aggregate", "Classify every GPU-second into hourly rollups"},
-	{"report", "Write the monthly report (xlsx or json)"},
 	{"idle", "Print idle flags (and POST them to the portal)"},
 	{"limits", "Show a provider its usage against its limits"},
 	{"run", "Collector, schedule and HTTP API in one process"},

@@ -39,7 +39,8 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.storeDSN, "store", "", "store DSN, overriding the config file: chdb://PATH or clickhouse://user:pass@host:9000/db")
 	pf.StringVar(&g.logFormat, "log-format", "console", "log format on stderr: console or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newMigrateCmd(g), newImportCmd(g), newCollectCmd(g), newSimulateCmd(g))
+	root.AddCommand(newMigrateCmd(g), newImportCmd(g), newCollectCmd(g), newSimulateCmd(g),
+		newAggregateCmd(g), newReportCmd(g))
 	for _, nc := range notYet {
 		root.AddCommand(newNotYetCmd(nc.use, nc.short))
 	}

@@ -1,0 +1,83 @@
+package aggregator
+
+import (
+	"context"
+	"fmt"
+)
+
+// Row is a rollup row summed over some hours: one GPU, share and project.
+type Row struct {
+	GPU, Provider, Node, Model, Share, Project, Kind string
+	Capacity, Active, Idle, NoData                   int64
+	ActiveFrom, ActiveUntil                          int64 // unix; 0: no active second
+}
+
+// current is the filter that keeps, per (hour, gpu_uuid), the rows of the
+// latest recomputation.
+func current(from, to int64) string {
+	return fmt.Sprintf(`hour >= toDateTime(%d) AND hour < toDateTime(%d) AND (hour, gpu_uuid, version) IN (
+    SELECT hour, gpu_uuid, max(version) FROM gpu_hours WHERE hour >= toDateTime(%d) AND hour < toDateTime(%d) GROUP BY hour, gpu_uuid)`,
+		from, to, from, to)
+}
+
+// Rollups sums the rollups of [from, to) (whole hours) per GPU, share and
+// project; where is an extra SQL condition ("" for none).
+func Rollups(ctx context.Context, st Streamer, from, to int64, where string) ([]Row, error) {
+	if where != "" {
+		where = " AND (" + where + ")"
+	}
+	q := fmt.Sprintf(`SELECT gpu_uuid, any(provider), any(node), any(model), share, project_id, any(project_kind),
+    toUInt64(sum(capacity)), toUInt64(sum(active)), toUInt64(sum(idle)), toUInt64(sum(no_data)),
+    toUInt32(minIf(active_from, active_from > 0)), toUInt32(max(active_until))
+FROM gpu_hours WHERE capacity > 0 AND %s%s
+GROUP BY gpu_uuid, share, project_id
+ORDER BY gpu_uuid, share, project_id`, current(from, to), where)
+	var out []Row
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
+		var r Row
+		var c, a, i, n uint64
+		var af, au uint32
+		if err := scan(&r.GPU, &r.Provider, &r.Node, &r.Model, &r.Share, &r.Project, &r.Kind, &c, &a, &i, &n, &af, &au); err != nil {
+			return err
+		}
+		r.Capacity, r.Active, r.Idle, r.NoData = int64(c), int64(a), int64(i), int64(n)
+		r.ActiveFrom, r.ActiveUntil = int64(af), int64(au)
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	return out, nil
+}
+
+// HourlyProviderSeconds sums, per provider and hour of [from, to), the
+// capacity seconds under the provider's own projects (for peak_provider_gpus).
+func HourlyProviderSeconds(ctx context.Context, st Streamer, from, to int64) (map[string]map[int64]int64, error) {
+	q := fmt.Sprintf(`SELECT provider, toUInt32(hour), toUInt64(sum(capacity)) FROM gpu_hours
+WHERE capacity > 0 AND project_kind = 'provider' AND %s
+GROUP BY provider, hour`, current(from, to))
+	out := map[string]map[int64]int64{}
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
+		var p string
+		var h uint32
+		var s uint64
+		if err := scan(&p, &h, &s); err != nil {
+			return err
+		}
+		if out[p] == nil {
+			out[p] = map[int64]int64{}
+		}
+		out[p][int64(h)] = int64(s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	return out, nil
+}
+
+// Streamer is the part of the store that reads large results.
+type Streamer interface {
+	Stream(ctx context.Context, query string, fn func(scan func(dest ...any) error) error) error
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nipa-gpu/gpumeter/reports"
+)
+
+func newReportCmd(g *globals) *cobra.Command {
+	var month, provider, lang, format, out string
+	cmd := &cobra.Command{
+		Use:   "report --month YYYY-MM [--provider ID] [--lang ko|en] --format xlsx|json --out FILE|-",
+		Short: "Write the monthly report",
+		Long: `Computes the month from the store (rollups are brought up to date first, so
+late samples are in) and writes it. The JSON is SPEC §6's machine contract.
+A month still running is reported up to the last whole hour.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if month == "" || out == "" {
+				return usageError{errors.New("report: --month and --out are required")}
+			}
+			if lang != "ko" && lang != "en" {
+				return usageError{fmt.Errorf("report: --lang %q: want ko or en", lang)}
+			}
+			switch format {
+			case "json":
+			case "xlsx":
+				return usageError{errors.New("report: --format xlsx: not implemented yet (use json)")}
+			default:
+				return usageError{fmt.Errorf("report: --format %q: want xlsx or json", format)}
+			}
+			e, err := g.setupMigrated(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			if provider != "" {
+				if _, ok := e.cfg.Providers[provider]; !ok {
+					return fmt.Errorf("report: provider %q is not configured", provider)
+				}
+			}
+			rep, err := reports.Build(cmd.Context(), e.st, e.cfg, reports.Options{Month: month, Provider: provider, Now: time.Now()})
+			if err != nil {
+				return err
+			}
+			return writeOut(cmd.OutOrStdout(), out, func(w io.Writer) error {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&month, "month", "", "month, YYYY-MM, in the configured time zone")
+	cmd.Flags().StringVar(&provider, "provider", "", "only this provider's figures")
+	cmd.Flags().StringVar(&lang, "lang", "ko", "workbook language: ko or en")
+	cmd.Flags().StringVar(&format, "format", "json", "xlsx or json")
+	cmd.Flags().StringVar(&out, "out", "", "output file, or - for stdout")
+	return cmd
+}
+
+// writeOut writes to stdout for "-", else to a file that appears whole or
+// not at all.
+func writeOut(stdout io.Writer, path string, write func(io.Writer) error) error {
+	if path == "-" {
+		return write(stdout)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".gpumeter-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
