@@ -9,8 +9,6 @@ import (
 // Verbs of SPEC §7 that later work delivers. They exist so the CLI contract is
 // visible, and refuse to run rather than pretend.
 var notYet = []struct{ use, short string }{
-	{"idle", "Print idle flags (and POST them to the portal)"},
-	{"limits", "Show a provider its usage against its limits"},
 	{"run", "Collector, schedule and HTTP API in one process"},
 	{"demo", "Simulate a month, aggregate and report"},
 }

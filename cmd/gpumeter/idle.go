@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter/aggregator"
+	"github.com/nipa-gpu/gpumeter/portal"
+	"github.com/nipa-gpu/gpumeter/reports"
+)
+
+func newIdleCmd(g *globals) *cobra.Command {
+	var at, format string
+	cmd := &cobra.Command{
+		Use:   "idle [--at TIME] [--format json]",
+		Short: "Print idle government capacity as JSON lines (and POST it to the portal)",
+		Long: `Evaluates the idle flags of SPEC §5 at TIME (default now) and prints one JSON
+line a flag. With webhook.url configured, flags the portal has not had yet are
+POSTed, signed with HMAC-SHA256 of the body in the X-Gpumeter-Signature header.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "json" {
+				return usageError{fmt.Errorf("idle: --format %q: want json", format)}
+			}
+			t := time.Now()
+			if at != "" {
+				var err error
+				if t, err = time.Parse(time.RFC3339, at); err != nil {
+					return usageError{fmt.Errorf("idle: --at %q: want an RFC 3339 time", at)}
+				}
+			}
+			e, err := g.setupMigrated(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			flags, err := idleFlags(cmd, e, t)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			for _, f := range flags {
+				if err := enc.Encode(f); err != nil {
+					return err
+				}
+			}
+			if e.cfg.Webhook.URL == "" {
+				return nil
+			}
+			hook := &portal.Webhook{URL: e.cfg.Webhook.URL, Secret: e.cfg.Webhook.Secret, Store: e.st, Log: e.log}
+			n, err := hook.Send(cmd.Context(), flags)
+			if err != nil {
+				return err
+			}
+			e.log.Info("idle flags sent to the portal", zap.Int("new", n), zap.Int("flags", len(flags)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&at, "at", "", "evaluate at this RFC 3339 time (default now)")
+	cmd.Flags().StringVar(&format, "format", "json", "output format: json (JSON lines)")
+	return cmd
+}
+
+// idleFlags brings the rollups up to date for the look-back and evaluates.
+func idleFlags(cmd *cobra.Command, e *env, t time.Time) ([]reports.IdleFlag, error) {
+	agg := &aggregator.Aggregator{Store: e.st, Params: aggregator.ParamsFrom(e.cfg), Log: e.log}
+	if _, err := agg.Update(cmd.Context(), time.Now(), [2]time.Time{t.Add(-35 * 24 * time.Hour), t}); err != nil {
+		return nil, err
+	}
+	flags, err := aggregator.IdleFlags(cmd.Context(), e.st, agg.Params, e.cfg.Idle, t)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]reports.IdleFlag, len(flags))
+	for i, f := range flags {
+		out[i] = reports.IdleFlagJSON(f)
+	}
+	return out, nil
+}
