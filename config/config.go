@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
 	"github.com/nipa-gpu/gpumeter/store"
@@ -29,6 +30,17 @@ type Config struct {
 	Webhook   Webhook                   `yaml:"webhook"`
 	Retention Retention                 `yaml:"retention"`
 	Collector Collector                 `yaml:"collector"`
+	Schedule  Schedule                  `yaml:"schedule"`
+}
+
+// Schedule is what `gpumeter run` does when, as cron expressions in the
+// configured time zone ("" turns a job off).
+type Schedule struct {
+	Aggregate     string `yaml:"aggregate"`
+	IdleScan      string `yaml:"idle_scan"`
+	MonthlyReport string `yaml:"monthly_report"` // reports the previous month
+	ReportDir     string `yaml:"report_dir"`
+	Listen        string `yaml:"listen"` // HTTP API; "" turns it off
 }
 
 // Collector configures `gpumeter collect` (SPEC §4).
@@ -146,6 +158,13 @@ func Default() Config {
 			SpoolDir:       "./spool",
 			SpoolMaxBytes:  1 << 30,
 			Listen:         "127.0.0.1:9108",
+		},
+		Schedule: Schedule{
+			Aggregate:     "5 * * * *",
+			IdleScan:      "15 9 * * *",
+			MonthlyReport: "0 6 3 * *", // the 3rd, so that late data is in
+			ReportDir:     "./out",
+			Listen:        "127.0.0.1:8080",
 		},
 	}
 }
@@ -297,6 +316,20 @@ func (c Config) Validate() error {
 	}
 	if col.SpoolMaxBytes < 1<<20 {
 		bad("collector.spool_max_bytes", col.SpoolMaxBytes, "must be at least 1 MiB")
+	}
+	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	for _, job := range [][2]string{{"schedule.aggregate", c.Schedule.Aggregate},
+		{"schedule.idle_scan", c.Schedule.IdleScan}, {"schedule.monthly_report", c.Schedule.MonthlyReport}} {
+		field, spec := job[0], job[1]
+		if spec == "" {
+			continue
+		}
+		if _, err := parser.Parse(spec); err != nil {
+			bad(field, quote(spec), "not a cron expression (minute hour day month weekday): "+err.Error())
+		}
+	}
+	if c.Schedule.MonthlyReport != "" && c.Schedule.ReportDir == "" {
+		bad("schedule.report_dir", `""`, "required with schedule.monthly_report")
 	}
 	if len(errs) == 0 {
 		return nil

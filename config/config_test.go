@@ -67,6 +67,8 @@ func TestValidateReportsEveryProblemOnALine(t *testing.T) {
 		`webhook.url: "ftp://portal": must be an http:// or https:// URL`,
 		`webhook.secret: "": required with webhook.url`,
 		`retention.samples_days: -1: must not be negative`,
+		`schedule.aggregate: "every hour": not a cron expression`,
+		`schedule.report_dir: "": required with schedule.monthly_report`,
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {

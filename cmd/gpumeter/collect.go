@@ -50,7 +50,7 @@ JSON lines (SPEC §3.4 names) instead of stored, and a failing target exits 1.`,
 			if useNVML {
 				e.cfg.Collector.NVML = true
 			}
-			return runCollector(cmd.Context(), e, once)
+			return runCollectorWith(cmd.Context(), e, once, nil)
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "scrape one round and stop")
@@ -103,10 +103,14 @@ func collectPrint(cmd *cobra.Command, g *globals, targets []string, useNVML bool
 	return failed
 }
 
-func runCollector(ctx context.Context, e *env, once bool) error {
+// runCollectorWith runs the collector, registering its metrics with reg; with
+// reg nil it makes its own and serves it at collector.listen.
+func runCollectorWith(ctx context.Context, e *env, once bool, reg *prometheus.Registry) error {
 	cc := e.cfg.Collector
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 	metrics := collector.NewMetrics(reg)
 	spool, err := collector.OpenSpool(cc.SpoolDir, cc.SpoolMaxBytes)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 // Verbs of SPEC §7 that later work delivers. They exist so the CLI contract is
 // visible, and refuse to run rather than pretend.
 var notYet = []struct{ use, short string }{
-	{"run", "Collector, schedule and HTTP API in one process"},
 	{"demo", "Simulate a month, aggregate and report"},
 }
 

@@ -40,7 +40,7 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.logFormat, "log-format", "console", "log format on stderr: console or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(newMigrateCmd(g), newImportCmd(g), newCollectCmd(g), newSimulateCmd(g),
-		newAggregateCmd(g), newReportCmd(g), newIdleCmd(g), newLimitsCmd(g))
+		newAggregateCmd(g), newReportCmd(g), newIdleCmd(g), newLimitsCmd(g), newRunCmd(g))
 	for _, nc := range notYet {
 		root.AddCommand(newNotYetCmd(nc.use, nc.short))
 	}
