@@ -42,7 +42,9 @@ FROM aggregate_runs ORDER BY run_id DESC LIMIT 1`, func(scan func(...any) error)
 // aggregated. A change of accounting parameters recomputes everything.
 func (a *Aggregator) Update(ctx context.Context, now time.Time, need ...[2]time.Time) (Stats, error) {
 	var total Stats
-	snapshot := uint64(now.UnixNano())
+	// Dirty notes are ordered by when they were written, whatever time the
+	// accounting is brought up to.
+	snapshot := uint64(time.Now().UnixNano())
 	upto := floorHour(now.Unix())
 	last, ok, err := a.lastRun(ctx)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,6 +94,57 @@ func TestSmallMonthByHand(t *testing.T) {
 		}
 		if len(only.Providers) != 1 || only.DataQuality.UnregisteredGPUs != 0 {
 			t.Errorf("kakao report: %s", data)
+		}
+	})
+}
+
+// A report issued again after late data says which figures changed.
+func TestReissueSaysWhatChanged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		cfg := load(t, st, small)
+		now := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+		first, err := reports.Build(ctx, st, cfg, reports.Options{Month: "2026-10", Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, changes, err := reports.Issue(ctx, st, first, ""); err != nil || !prev.IsZero() || changes != nil {
+			t.Fatalf("first issue: %v %v %v", prev, changes, err)
+		}
+		// G3 (private, lent to p-pub) reports late: one sample at 01:00 KST, active.
+		late := t.TempDir() + "/late.csv"
+		os.WriteFile(late, []byte("ts,gpu_uuid,hostname,gpu_util,gr_engine_active,sm_active,fb_used_mib,fb_free_mib,power_w,energy_mj,namespace,pod\n"+
+			"2026-10-01T01:00:00+09:00,GPU-G3,n2,90,,,,,,,,\n"), 0o644)
+		if _, err := (&imports.Importer{Store: st}).Samples(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		second, err := reports.Build(ctx, st, cfg, reports.Options{Month: "2026-10", Now: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev, changes, err := reports.Issue(ctx, st, second, "")
+		if err != nil || !prev.Equal(now) {
+			t.Fatalf("previous %v, %v", prev, err)
+		}
+		var got []string
+		for _, c := range changes {
+			got = append(got, c.Path+": "+c.Was+" -> "+c.Now)
+		}
+		// 60 s of G3 move from no_data to public_active, on the private share:
+		// lent, public_active charges, and coverage change with them.
+		want := []string{
+			"data_quality.coverage_pct: 60.451 -> 60.521", // 52,290 of 86,400 s
+			"data_quality.nodes_without_data[n2]: n2 -> ",
+			"projects[p-pub].active_gpu_hours: 2 -> 2.017",
+			"projects[p-pub].no_data_gpu_hours: 6 -> 5.983",
+			"providers[nhn].charges_krw[public_active B200].gpu_hours: 2 -> 2.017",
+			"providers[nhn].charges_krw[public_active B200].krw: 3001 -> 3026", // 7,260 s × 1,500.5 / 3,600 = 3,025.99
+			"providers[nhn].hours.private.no_data: 6 -> 5.983",
+			"providers[nhn].hours.private.public_active: 0 -> 0.017",
+			"providers[nhn].lent_gpu_hours: 0 -> 0.017",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
 }

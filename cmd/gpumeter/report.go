@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/nipa-gpu/gpumeter/reports"
 )
@@ -50,6 +51,16 @@ A month still running is reported up to the last whole hour.`,
 			rep, err := reports.Build(cmd.Context(), e.st, e.cfg, reports.Options{Month: month, Provider: provider, Now: time.Now()})
 			if err != nil {
 				return err
+			}
+			previous, changes, err := reports.Issue(cmd.Context(), e.st, rep, provider)
+			if err != nil {
+				return err
+			}
+			if !previous.IsZero() {
+				e.log.Info("re-issue", zap.String("month", month), zap.Time("previous_issue", previous), zap.Int("figures_changed", len(changes)))
+				for _, c := range changes {
+					e.log.Info("changed since the previous issue", zap.String("figure", c.Path), zap.String("was", c.Was), zap.String("now", c.Now))
+				}
 			}
 			return writeOut(cmd.OutOrStdout(), out, func(w io.Writer) error {
 				enc := json.NewEncoder(w)
