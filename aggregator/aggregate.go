@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,16 +171,19 @@ func (a *Aggregator) Recompute(ctx context.Context, from, to time.Time) (Stats, 
 	}
 	for day := A; day < B; day += 86400 {
 		dayEnd := min(day+86400, B)
-		var flushErr error
-		n, err := a.eachCells(ctx, ref, gpus, day, dayEnd, func(g string, cells map[cellKey]*cell) {
-			rows = appendRows(rows, g, cells, day, dayEnd, version)
-			if len(rows) >= 50000 && flushErr == nil {
-				flushErr = flush()
+		n, err := a.eachCells(ctx, ref, gpus, day, dayEnd, func(part []string, cells map[string]map[cellKey]*cell) error {
+			old, err := a.existingKeys(ctx, part, day, dayEnd)
+			if err != nil {
+				return err
 			}
+			for _, g := range part {
+				rows = appendRows(rows, g, cells[g], old[g], version)
+			}
+			if len(rows) >= 50000 {
+				return flush()
+			}
+			return nil
 		})
-		if err == nil {
-			err = flushErr
-		}
 		if err != nil {
 			return stats, err
 		}
@@ -204,7 +208,7 @@ func (a *Aggregator) gpusFor(ctx context.Context, ref *reference, A, B int64) ([
 			}
 		}
 	}
-	q := fmt.Sprintf("SELECT DISTINCT gpu_uuid FROM gpu_hours WHERE hour >= toDateTime(%d) AND hour < toDateTime(%d)", A, B)
+	q := fmt.Sprintf("SELECT DISTINCT gpu_uuid FROM gpu_hours WHERE hour >= toDateTime(%d) AND hour < toDateTime(%d) AND capacity > 0", A, B)
 	err := a.Store.Stream(ctx, q, func(scan func(...any) error) error {
 		var g string
 		if err := scan(&g); err != nil {
@@ -227,35 +231,50 @@ func (a *Aggregator) gpusFor(ctx context.Context, ref *reference, A, B int64) ([
 // readSamples reads the samples of some GPUs in [from, to), deduplicated
 // by (gpu_uuid, ts), in time order, reduced to their state.
 func (a *Aggregator) readSamples(ctx context.Context, gpus []string, from, to int64) (map[string][]point, int, error) {
-	quoted := make([]string, len(gpus))
-	for i, g := range gpus {
-		quoted[i] = quote(g)
+	// GPUs come back as their 1-based place in the list: a number per row
+	// instead of a string.
+	list := quoteList(gpus)
+	places := make([]string, len(gpus))
+	for i := range gpus {
+		places[i] = strconv.Itoa(i + 1)
 	}
-	q := fmt.Sprintf(`SELECT gpu_uuid, toUInt32(ts), %s FROM samples FINAL
+	q := fmt.Sprintf(`SELECT transform(toString(gpu_uuid), [%s], [%s], toUInt32(0)), toUInt32(ts), %s FROM samples FINAL
 WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d)
-ORDER BY gpu_uuid, ts`, a.Params.stateExpr(), strings.Join(quoted, ","), max(from, 0), to)
-	out := map[string][]point{}
+ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.Params.stateExpr(), list, max(from, 0), to)
+	byIndex := make([][]point, len(gpus))
 	n := 0
 	err := a.Store.Stream(ctx, q, func(scan func(...any) error) error {
-		var g string
-		var t uint32
+		var i, t uint32
 		var s int8
-		if err := scan(&g, &t, &s); err != nil {
+		if err := scan(&i, &t, &s); err != nil {
 			return err
 		}
-		out[g] = append(out[g], point{int64(t), s})
+		if i == 0 || int(i) > len(gpus) {
+			return fmt.Errorf("read samples: GPU index %d out of range", i)
+		}
+		byIndex[i-1] = append(byIndex[i-1], point{int64(t), s})
 		n++
 		return nil
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("read samples: %w", err)
 	}
+	out := make(map[string][]point, len(gpus))
+	for i, g := range gpus {
+		out[g] = byIndex[i]
+	}
 	return out, n, nil
 }
 
-// appendRows turns a GPU's cells into rollup rows; an hour without capacity
-// gets an empty row, so that it supersedes what an earlier run wrote.
-func appendRows(rows [][]any, gpu string, cells map[cellKey]*cell, from, to int64, version uint64) [][]any {
+// appendRows turns a GPU's cells into rollup rows, with zeros for the keys
+// an earlier run wrote that this one no longer has, so that they read as gone.
+func appendRows(rows [][]any, gpu string, cells map[cellKey]*cell, old []cellKey, version uint64) [][]any {
+	for _, k := range old {
+		if cells[k] == nil {
+			rows = append(rows, []any{time.Unix(k.hour, 0).UTC(), gpu, "", "", "", string(k.share), k.project, "",
+				uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), version})
+		}
+	}
 	keys := make([]cellKey, 0, len(cells))
 	for k := range cells {
 		keys = append(keys, k)
@@ -270,20 +289,40 @@ func appendRows(rows [][]any, gpu string, cells map[cellKey]*cell, from, to int6
 		}
 		return a.project < b.project
 	})
-	covered := map[int64]bool{}
 	for _, k := range keys {
 		c := cells[k]
-		covered[k.hour] = true
 		rows = append(rows, []any{time.Unix(k.hour, 0).UTC(), gpu, c.provider, c.node, c.model, string(k.share), k.project,
 			string(c.kind), c.capacity, c.active, c.idle, c.noData, uint32(c.activeFrom), uint32(c.activeUntil), version})
 	}
-	for h := from; h < to; h += 3600 {
-		if !covered[h] {
-			rows = append(rows, []any{time.Unix(h, 0).UTC(), gpu, "", "", "", "", "", "",
-				uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), version})
-		}
-	}
 	return rows
+}
+
+// existingKeys reads the rollup keys with capacity that some GPUs have in [from, to).
+func (a *Aggregator) existingKeys(ctx context.Context, gpus []string, from, to int64) (map[string][]cellKey, error) {
+	q := fmt.Sprintf(`SELECT gpu_uuid, toUInt32(hour), share, project_id FROM gpu_hours FINAL
+WHERE gpu_uuid IN (%s) AND hour >= toDateTime(%d) AND hour < toDateTime(%d) AND capacity > 0`, quoteList(gpus), from, to)
+	out := map[string][]cellKey{}
+	err := a.Store.Stream(ctx, q, func(scan func(...any) error) error {
+		var g, share, project string
+		var h uint32
+		if err := scan(&g, &h, &share, &project); err != nil {
+			return err
+		}
+		out[g] = append(out[g], cellKey{hour: int64(h), share: gpumeter.Share(share), project: project})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	return out, nil
+}
+
+func quoteList(list []string) string {
+	quoted := make([]string, len(list))
+	for i, s := range list {
+		quoted[i] = quote(s)
+	}
+	return strings.Join(quoted, ",")
 }
 
 func ceilHour(t int64) int64 { return floorHour(t + 3599) }

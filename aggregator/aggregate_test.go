@@ -159,8 +159,8 @@ func TestLateSamplesReopenTheirHours(t *testing.T) {
 	cfg := config.Default()
 	end := day0.Add(24 * time.Hour)
 	dir := writeFiles(t, map[string]string{
-		"inventory.csv": "gpu_uuid,provider,site,node,gpu_index,model,share,valid_from,valid_to\nL1,nhn,s,n,0,B200,government,2026-10-01T00:00:00Z,\n",
-		"projects.csv":  "project_id,name,kind,provider,namespace\n",
+		"inventory.csv":   "gpu_uuid,provider,site,node,gpu_index,model,share,valid_from,valid_to\nL1,nhn,s,n,0,B200,government,2026-10-01T00:00:00Z,\n",
+		"projects.csv":    "project_id,name,kind,provider,namespace\n",
 		"allocations.csv": "allocation_id,project_id,gpu_uuid,node,start,end\n",
 		"samples.csv": strings.Join(imports.SampleColumns, ",") + "\n2026-10-01T00:00:00Z,L1,h,50,,,,,,,,\n" +
 			"2026-10-01T20:00:00Z,L1,h,50,,,,,,,,\n",

@@ -5,7 +5,7 @@ package aggregator
 
 import (
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/nipa-gpu/gpumeter"
 )
@@ -84,21 +84,33 @@ func classify(points []point, inv []invSpan, holds []holdSpan, from, to, gap int
 		}
 	}
 	// Elementary intervals: between any two consecutive boundaries nothing
-	// changes (inventory row, hold, covering sample, hour).
-	bounds := []int64{from, to}
-	for _, s := range segs {
-		bounds = append(bounds, s.from, s.to)
-	}
+	// changes (inventory row, hold, covering sample, hour). The segments'
+	// boundaries come sorted; the few others are sorted and merged in.
+	other := []int64{from, to}
 	for _, r := range inv {
-		bounds = append(bounds, clampInt(r.from, from, to), clampInt(r.to, from, to))
+		other = append(other, clampInt(r.from, from, to), clampInt(r.to, from, to))
 	}
 	for _, h := range holds {
-		bounds = append(bounds, clampInt(h.from, from, to), clampInt(h.to, from, to))
+		other = append(other, clampInt(h.from, from, to), clampInt(h.to, from, to))
 	}
 	for h := floorHour(from) + 3600; h < to; h += 3600 {
-		bounds = append(bounds, h)
+		other = append(other, h)
 	}
-	sort.Slice(bounds, func(i, j int) bool { return bounds[i] < bounds[j] })
+	slices.Sort(other)
+	bounds := make([]int64, 0, 2*len(segs)+len(other))
+	oi := 0
+	push := func(b int64) {
+		for oi < len(other) && other[oi] <= b {
+			bounds = append(bounds, other[oi])
+			oi++
+		}
+		bounds = append(bounds, b)
+	}
+	for _, s := range segs {
+		push(s.from)
+		push(s.to)
+	}
+	bounds = append(bounds, other[oi:]...)
 	si, ii, hi := 0, 0, 0
 	for k := 0; k+1 < len(bounds); k++ {
 		a, b := bounds[k], bounds[k+1]

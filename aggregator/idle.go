@@ -219,12 +219,15 @@ func (a *Aggregator) windowTotals(ctx context.Context, ref *reference, gpus []st
 		if e[0] >= e[1] {
 			continue
 		}
-		_, err := a.eachCells(ctx, ref, gpus, e[0], e[1], func(g string, cells map[cellKey]*cell) {
-			for k, c := range cells {
-				if k.share == gpumeter.ShareGovernment {
-					add(g, int64(c.capacity), int64(c.active), int64(c.idle), c.activeUntil)
+		_, err := a.eachCells(ctx, ref, gpus, e[0], e[1], func(part []string, cells map[string]map[cellKey]*cell) error {
+			for g, byKey := range cells {
+				for k, c := range byKey {
+					if k.share == gpumeter.ShareGovernment {
+						add(g, int64(c.capacity), int64(c.active), int64(c.idle), c.activeUntil)
+					}
 				}
 			}
+			return nil
 		})
 		if err != nil {
 			return nil, err
@@ -251,8 +254,10 @@ func (a *Aggregator) lastActive(ctx context.Context, from, to int64) (map[string
 }
 
 // eachCells classifies GPUs over [from, to) straight from the samples, a
-// chunk of GPUs at a time, and returns how many samples it read.
-func (a *Aggregator) eachCells(ctx context.Context, ref *reference, gpus []string, from, to int64, fn func(string, map[cellKey]*cell)) (int, error) {
+// chunk of GPUs at a time, handing fn each chunk's cells; it returns how
+// many samples it read.
+func (a *Aggregator) eachCells(ctx context.Context, ref *reference, gpus []string, from, to int64,
+	fn func(part []string, cells map[string]map[cellKey]*cell) error) (int, error) {
 	chunk := a.ChunkGPUs
 	if chunk <= 0 {
 		chunk = 256
@@ -266,8 +271,12 @@ func (a *Aggregator) eachCells(ctx context.Context, ref *reference, gpus []strin
 			return total, err
 		}
 		total += n
+		cells := make(map[string]map[cellKey]*cell, len(part))
 		for _, g := range part {
-			fn(g, classify(points[g], ref.inv[g], ref.holds[g], from, to, gap))
+			cells[g] = classify(points[g], ref.inv[g], ref.holds[g], from, to, gap)
+		}
+		if err := fn(part, cells); err != nil {
+			return total, err
 		}
 		if err := ctx.Err(); err != nil {
 			return total, err

@@ -12,12 +12,11 @@ type Row struct {
 	ActiveFrom, ActiveUntil                          int64 // unix; 0: no active second
 }
 
-// current is the filter that keeps, per (hour, gpu_uuid), the rows of the
-// latest recomputation.
+// current reads the rollups of [from, to) as the latest recomputation left
+// them: FINAL keeps the highest version of each (hour, gpu, share, project),
+// and a recomputation writes zeros for the keys it no longer has.
 func current(from, to int64) string {
-	return fmt.Sprintf(`hour >= toDateTime(%d) AND hour < toDateTime(%d) AND (hour, gpu_uuid, version) IN (
-    SELECT hour, gpu_uuid, max(version) FROM gpu_hours WHERE hour >= toDateTime(%d) AND hour < toDateTime(%d) GROUP BY hour, gpu_uuid)`,
-		from, to, from, to)
+	return fmt.Sprintf(`gpu_hours FINAL WHERE hour >= toDateTime(%d) AND hour < toDateTime(%d) AND capacity > 0`, from, to)
 }
 
 // Rollups sums the rollups of [from, to) (whole hours) per GPU, share and
@@ -29,7 +28,7 @@ func Rollups(ctx context.Context, st Streamer, from, to int64, where string) ([]
 	q := fmt.Sprintf(`SELECT gpu_uuid, any(provider), any(node), any(model), share, project_id, any(project_kind),
     toUInt64(sum(capacity)), toUInt64(sum(active)), toUInt64(sum(idle)), toUInt64(sum(no_data)),
     toUInt32(minIf(active_from, active_from > 0)), toUInt32(max(active_until))
-FROM gpu_hours WHERE capacity > 0 AND %s%s
+FROM %s%s
 GROUP BY gpu_uuid, share, project_id
 ORDER BY gpu_uuid, share, project_id`, current(from, to), where)
 	var out []Row
@@ -54,8 +53,7 @@ ORDER BY gpu_uuid, share, project_id`, current(from, to), where)
 // HourlyProviderSeconds sums, per provider and hour of [from, to), the
 // capacity seconds under the provider's own projects (for peak_provider_gpus).
 func HourlyProviderSeconds(ctx context.Context, st Streamer, from, to int64) (map[string]map[int64]int64, error) {
-	q := fmt.Sprintf(`SELECT provider, toUInt32(hour), toUInt64(sum(capacity)) FROM gpu_hours
-WHERE capacity > 0 AND project_kind = 'provider' AND %s
+	q := fmt.Sprintf(`SELECT provider, toUInt32(hour), toUInt64(sum(capacity)) FROM %s AND project_kind = 'provider'
 GROUP BY provider, hour`, current(from, to))
 	out := map[string]map[int64]int64{}
 	err := st.Stream(ctx, q, func(scan func(...any) error) error {

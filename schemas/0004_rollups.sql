@@ -1,9 +1,8 @@
 -- Hourly accounting per GPU, share and project (SPEC §5), written by
 -- `gpumeter aggregate` and read by the reports. capacity = active + idle +
--- no_data in every row. A recomputation of an hour writes all of the GPU's
--- rows for it with a new version; readers take, per (hour, gpu_uuid), the
--- rows of the highest version, so rows that a recomputation no longer has
--- disappear too.
+-- no_data in every row. A recomputation writes its rows with a higher
+-- version, and zeros for keys it no longer has; readers use FINAL, which
+-- keeps the highest version of each key.
 CREATE TABLE IF NOT EXISTS {{table "gpu_hours"}}{{onCluster}} (
     hour         DateTime,
     gpu_uuid     {{lc "String"}},

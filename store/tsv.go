@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -109,6 +110,23 @@ func UnescapeTSV(s string) string {
 
 // ParseTSVField converts one TabSeparated field into dest (see Store.Stream).
 func ParseTSVField(f []byte, dest any) error {
+	// The hot cases of a large result parse without allocating.
+	switch d := dest.(type) {
+	case *uint32:
+		if v, ok := parseDigits(f); ok && v <= math.MaxUint32 {
+			*d = uint32(v)
+			return nil
+		}
+	case *int8:
+		if len(f) == 2 && f[0] == '-' && f[1] == '1' {
+			*d = -1
+			return nil
+		}
+		if v, ok := parseDigits(f); ok && v <= math.MaxInt8 {
+			*d = int8(v)
+			return nil
+		}
+	}
 	s := string(f)
 	var err error
 	switch d := dest.(type) {
@@ -137,4 +155,19 @@ func ParseTSVField(f []byte, dest any) error {
 		return fmt.Errorf("scan %q into %T: %w", s, dest, err)
 	}
 	return nil
+}
+
+// parseDigits reads a plain unsigned decimal of up to 18 digits.
+func parseDigits(f []byte) (uint64, bool) {
+	if len(f) == 0 || len(f) > 18 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range f {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
 }

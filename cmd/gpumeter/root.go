@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,7 @@ type globals struct {
 	storeDSN   string
 	logFormat  string
 	logLevel   string
+	cpuProfile string
 }
 
 func newRootCmd() *cobra.Command {
@@ -39,6 +41,19 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.storeDSN, "store", "", "store DSN, overriding the config file: chdb://PATH or clickhouse://user:pass@host:9000/db")
 	pf.StringVar(&g.logFormat, "log-format", "console", "log format on stderr: console or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile here (for performance work)")
+	pf.MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(g.cpuProfile)
+		if err != nil {
+			return err
+		}
+		return pprof.StartCPUProfile(f)
+	}
+	root.PersistentPostRun = func(*cobra.Command, []string) { pprof.StopCPUProfile() }
 	root.AddCommand(newMigrateCmd(g), newImportCmd(g), newCollectCmd(g), newSimulateCmd(g),
 		newAggregateCmd(g), newReportCmd(g), newIdleCmd(g), newLimitsCmd(g), newRunCmd(g))
 	for _, nc := range notYet {

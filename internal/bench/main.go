@@ -27,7 +27,7 @@ import (
 func main() {
 	rows := flag.Int("rows", 1_000_000, "samples in the generated CSV")
 	bin := flag.String("bin", "bin/gpumeter", "gpumeter binary")
-	what := flag.String("what", "import,collector", "benchmarks to run: import, collector")
+	what := flag.String("what", "import,collector,aggregate", "benchmarks to run: import, collector, aggregate")
 	flag.Parse()
 	for _, w := range strings.Split(*what, ",") {
 		var err error
@@ -36,6 +36,8 @@ func main() {
 			err = benchImport(*rows, *bin)
 		case "collector":
 			err = benchCollector(*bin)
+		case "aggregate":
+			err = benchAggregate(*bin)
 		default:
 			err = fmt.Errorf("unknown benchmark %q", w)
 		}

@@ -131,7 +131,7 @@ func (s *Store) Stream(ctx context.Context, query string, fn func(scan func(dest
 	if err != nil {
 		return wrap(err)
 	}
-	var fields [][]byte
+	fields := make([][]byte, 0, 16)
 	scan := func(dest ...any) error {
 		if len(dest) != len(fields) {
 			return fmt.Errorf("scan: %d destinations for %d columns", len(dest), len(fields))
@@ -150,12 +150,24 @@ func (s *Store) Stream(ctx context.Context, query string, fn func(scan func(dest
 		} else {
 			out = nil
 		}
-		fields = bytes.Split(line, []byte{'\t'})
+		fields = splitTabs(fields[:0], line)
 		if err := fn(scan); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// splitTabs splits a TabSeparated line into fields, reusing dst.
+func splitTabs(dst [][]byte, line []byte) [][]byte {
+	for {
+		i := bytes.IndexByte(line, '\t')
+		if i < 0 {
+			return append(dst, line)
+		}
+		dst = append(dst, line[:i])
+		line = line[i+1:]
+	}
 }
 
 // Insert sends the rows as one TabSeparated INSERT, which the engine writes as

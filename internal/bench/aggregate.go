@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nipa-gpu/gpumeter/imports"
+	"github.com/nipa-gpu/gpumeter/sim"
+)
+
+// benchAggregate: `gpumeter aggregate` over one full-fleet day (13,136 GPUs
+// at 15 s ≈ 75.7M samples) on the embedded engine, then the month's JSON
+// report read from a month of rollups.
+func benchAggregate(bin string) error {
+	fmt.Println("\n== aggregate ==")
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "gpumeter-bench-agg-")
+	if err != nil {
+		return err
+	}
+	if os.Getenv("BENCH_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		fmt.Println("keeping", dir)
+	}
+	month := time.Date(2026, 10, 1, 0, 0, 0, 0, time.FixedZone("KST", 9*3600))
+	fleet := sim.New(1, 1, month, month.AddDate(0, 1, 0))
+	inputs := filepath.Join(dir, "inputs")
+	if err := fleet.WriteInputs(inputs, ""); err != nil {
+		return err
+	}
+	dsn := "chdb://" + filepath.Join(dir, "store")
+	st, err := openMigrated(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	im := &imports.Importer{Store: st}
+	for _, kind := range []string{"inventory", "projects", "allocations"} {
+		if _, err := im.Import(ctx, kind, filepath.Join(inputs, kind+".csv")); err != nil {
+			return err
+		}
+	}
+	day := month.Add(24 * time.Hour) // 2026-10-02 KST
+	start := time.Now()
+	// The engine generates the day's samples itself: every GPU every 15 s,
+	// utilization from a hash, a few missing values.
+	err = st.Exec(ctx, fmt.Sprintf(`INSERT INTO samples (gpu_uuid, ts, hostname, gpu_util, gr_engine_active, power_w, version)
+SELECT gpu_uuid, toDateTime(%d + k * 15), node,
+       if(cityHash64(gpu_uuid, k) %% 200 = 0, NULL, toFloat32(cityHash64(gpu_uuid, intDiv(k, 240)) %% 100)),
+       toFloat32((cityHash64(gpu_uuid, k) %% 1000) / 1000), toFloat32(300), 1
+FROM (SELECT DISTINCT gpu_uuid, node FROM inventory_current) ARRAY JOIN range(5760) AS k`, day.Unix()))
+	if err != nil {
+		return err
+	}
+	rows, err := st.Query(ctx, "SELECT count() FROM samples")
+	if err != nil {
+		return err
+	}
+	rows.Next()
+	var n int64
+	rows.Scan(&n)
+	fmt.Printf("generated %d samples for %s in %.1f s (in the engine)\n", n, day.Format("2006-01-02"), time.Since(start).Seconds())
+	// Rollups of the rest of the month are synthesised by the engine too, so
+	// that the report reads a full month of them, and the run state says all
+	// is aggregated up to now; the day itself is then aggregated by gpumeter.
+	err = st.Exec(ctx, fmt.Sprintf(`INSERT INTO aggregate_runs (run_id, aggregated_from, aggregated_until, dirty_until, params, finished_at)
+VALUES (1, toDateTime(%d), toDateTime(%d), %d, 'metric=auto threshold_pct=5 max_sample_gap=1m0s', now())`,
+		month.Unix(), time.Now().Truncate(time.Hour).Unix(), time.Now().UnixNano()))
+	if err != nil {
+		return err
+	}
+	err = st.Exec(ctx, fmt.Sprintf(`INSERT INTO gpu_hours (hour, gpu_uuid, provider, node, model, share, project_id, project_kind,
+    capacity, active, idle, no_data, active_from, active_until, version)
+SELECT toDateTime(%d + h * 3600), gpu_uuid, provider, node, model, share, '', '',
+       3600, a, 3600 - a - 60, 60, 0, 0, 1
+FROM (SELECT gpu_uuid, provider, node, model, share FROM inventory_current) ARRAY JOIN range(744) AS h
+ARRAY JOIN [toUInt32(cityHash64(gpu_uuid, h) %% 3000)] AS a`, month.Unix()))
+	if err != nil {
+		return err
+	}
+	st.Close()
+
+	m, err := timeCommand(bin, "aggregate", "--store", dsn, "--from", day.Format(time.RFC3339),
+		"--to", day.Add(24*time.Hour).Format(time.RFC3339), "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("aggregate one full-fleet day: %.1f s, %.0f samples/s, peak RSS %.0f MB (anon %.0f MB)\n",
+		m.wall.Seconds(), float64(n)/m.wall.Seconds(), m.rssMB, m.anonMB)
+	out := filepath.Join(dir, "report.json")
+	m, err = timeCommand(bin, "report", "--month", "2026-10", "--format", "json", "--out", out, "--store", dsn, "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	fi, _ := os.Stat(out)
+	fmt.Printf("month JSON report from rollups (13,136 GPUs × 744 h): %.1f s, peak RSS %.0f MB, %d bytes\n",
+		m.wall.Seconds(), m.rssMB, fi.Size())
+	return nil
+}
