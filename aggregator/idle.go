@@ -56,20 +56,12 @@ func (t totals) coveragePct() float64 {
 	return float64(t.active+t.idle) * 100 / float64(t.capacity)
 }
 
-// IdleFlags evaluates the idle flags at t over government GPUs. The rollups
-// must be up to date for the whole hours before t (Update does that); the
-// part of an hour at either end of a window is classified from samples.
-// GPUs short of coverage get no flag; ShortOfCoverage lists them.
-func IdleFlags(ctx context.Context, st store.Store, p Params, cfg config.Idle, t time.Time) ([]Flag, error) {
-	flags, _, err := (&Aggregator{Store: st, Params: p}).idle(ctx, cfg, t)
-	return flags, err
-}
-
-// ShortOfCoverage lists the government GPUs that idle evaluation at t
-// skipped for want of coverage.
-func ShortOfCoverage(ctx context.Context, st store.Store, p Params, cfg config.Idle, t time.Time) ([]string, error) {
-	_, short, err := (&Aggregator{Store: st, Params: p}).idle(ctx, cfg, t)
-	return short, err
+// Idle evaluates the idle flags at t over government GPUs, and lists the
+// GPUs that get none for want of coverage. The rollups must be up to date
+// for the whole hours before t (Update does that); the part of an hour at
+// either end of a window is classified from samples.
+func Idle(ctx context.Context, st store.Store, p Params, cfg config.Idle, t time.Time) (flags []Flag, shortOfCoverage []string, err error) {
+	return (&Aggregator{Store: st, Params: p}).idle(ctx, cfg, t)
 }
 
 func (a *Aggregator) idle(ctx context.Context, cfg config.Idle, at time.Time) ([]Flag, []string, error) {

@@ -103,7 +103,7 @@ func TestIdleFlagsByHand(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, at := range []time.Time{T, T.Add(30 * time.Minute)} {
-			flags, err := aggregator.IdleFlags(ctx, st, agg.Params, cfg.Idle, at)
+			flags, short, err := aggregator.Idle(ctx, st, agg.Params, cfg.Idle, at)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,9 +129,8 @@ func TestIdleFlagsByHand(t *testing.T) {
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("at %s:\n%s\nwant:\n%s", at.Format(time.RFC3339), strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
-			short, err := aggregator.ShortOfCoverage(ctx, st, agg.Params, cfg.Idle, at)
-			if err != nil || strings.Join(short, ",") != "I3" {
-				t.Fatalf("short of coverage: %v %v", short, err)
+			if strings.Join(short, ",") != "I3" {
+				t.Fatalf("short of coverage: %v", short)
 			}
 		}
 	})

@@ -79,3 +79,40 @@ GROUP BY provider, hour`, current(from, to))
 type Streamer interface {
 	Stream(ctx context.Context, query string, fn func(scan func(dest ...any) error) error) error
 }
+
+// HourRow is one hour's seconds of a provider, share and kind of holder.
+type HourRow struct {
+	Provider, Share, Kind  string
+	Hour                   int64
+	Capacity, Active, Idle int64
+	NoData                 int64
+}
+
+// HourlyClasses sums the rollups of [from, to) per provider, share, holder
+// kind and hour (for daily figures in any time zone).
+func HourlyClasses(ctx context.Context, st Streamer, from, to int64, where string) ([]HourRow, error) {
+	if where != "" {
+		where = " AND (" + where + ")"
+	}
+	q := fmt.Sprintf(`SELECT provider, share, project_kind, toUInt32(hour), toUInt64(sum(capacity)), toUInt64(sum(active)),
+    toUInt64(sum(idle)), toUInt64(sum(no_data))
+FROM %s%s
+GROUP BY provider, share, project_kind, hour
+ORDER BY hour, provider, share, project_kind`, current(from, to), where)
+	var out []HourRow
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
+		var r HourRow
+		var h uint32
+		var c, a, i, n uint64
+		if err := scan(&r.Provider, &r.Share, &r.Kind, &h, &c, &a, &i, &n); err != nil {
+			return err
+		}
+		r.Hour, r.Capacity, r.Active, r.Idle, r.NoData = int64(h), int64(c), int64(a), int64(i), int64(n)
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	return out, nil
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter/imports"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -199,17 +200,51 @@ func Period(month string, loc *time.Location, now time.Time) (from, to time.Time
 	return from, to, nil
 }
 
+// Detail is what the workbook shows beyond the JSON: days, GPUs, names.
+type Detail struct {
+	From, To      time.Time
+	Daily         []DailyRow
+	GPUs          []GPURow
+	ProjectNames  map[string]string
+	ShortCoverage []string // government GPUs that idle evaluation skipped for want of coverage
+	Params        aggregator.Params
+}
+
+// DailyRow is one local day of a provider's share.
+type DailyRow struct {
+	Day      string // YYYY-MM-DD in the configured zone
+	Provider string
+	Share    string
+	Seconds  Seconds
+}
+
+// GPURow is one GPU's month on one share.
+type GPURow struct {
+	GPU, Provider, Node, Model, Share string
+	Seconds                           Seconds
+}
+
 // Build computes the report from the store: rollups are brought up to date
 // for the month first, so a report always reflects every sample stored.
 func Build(ctx context.Context, st store.Store, cfg config.Config, o Options) (*Report, error) {
+	rep, _, err := build(ctx, st, cfg, o, false)
+	return rep, err
+}
+
+// BuildDetail computes the report and the detail the workbook shows.
+func BuildDetail(ctx context.Context, st store.Store, cfg config.Config, o Options) (*Report, *Detail, error) {
+	return build(ctx, st, cfg, o, true)
+}
+
+func build(ctx context.Context, st store.Store, cfg config.Config, o Options, detail bool) (*Report, *Detail, error) {
 	loc := cfg.Location()
 	from, to, err := Period(o.Month, loc, o.Now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}
 	if _, err := agg.Update(ctx, o.Now, [2]time.Time{from, to}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	A, B := from.Unix(), to.Unix()
 	where := ""
@@ -218,24 +253,24 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, o Options) (*
 	}
 	rows, err := aggregator.Rollups(ctx, st, A, B, where)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hourly, err := aggregator.HourlyProviderSeconds(ctx, st, A, B)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	holds, err := aggregator.BorrowHolds(ctx, st)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rep := &Report{Month: o.Month, Timezone: cfg.Timezone, GeneratedAt: o.Now.UTC().Format(time.RFC3339),
 		Providers: []Provider{}, Projects: []Project{}, IdleFlags: []IdleFlag{}}
 	if rep.InputsSHA256, err = inputsHash(ctx, st, cfg); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	gpus, err := gpuCounts(ctx, st, A, B)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type acc struct {
 		gov, priv      Seconds
@@ -356,7 +391,9 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, o Options) (*
 		rep.Projects = append(rep.Projects, *p)
 	}
 	rep.DataQuality.CoveragePct = pct(covered, capacity)
-	rep.DataQuality.NodesWithoutData = []string{}
+	if rep.DataQuality.NodesWithoutData == nil {
+		rep.DataQuality.NodesWithoutData = []string{}
+	}
 	for node, c := range nodeCovered {
 		if c == 0 {
 			rep.DataQuality.NodesWithoutData = append(rep.DataQuality.NodesWithoutData, node)
@@ -367,19 +404,26 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, o Options) (*
 		// Samples of unregistered GPUs belong to no provider: only the
 		// program-wide report counts them.
 		if rep.DataQuality.UnregisteredGPUs, err = unregistered(ctx, st, A, B); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	flags, err := aggregator.IdleFlags(ctx, st, agg.Params, cfg.Idle, to)
+	flags, short, err := aggregator.Idle(ctx, st, agg.Params, cfg.Idle, to)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, f := range flags {
 		if o.Provider == "" || f.Provider == o.Provider {
 			rep.IdleFlags = append(rep.IdleFlags, IdleFlagJSON(f))
 		}
 	}
-	return rep, nil
+	if !detail {
+		return rep, nil, nil
+	}
+	d := &Detail{From: from, To: to, Params: agg.Params}
+	if err := d.fill(ctx, st, o, rows, short, loc); err != nil {
+		return nil, nil, err
+	}
+	return rep, d, nil
 }
 
 func addSeconds(dst *Seconds, s Seconds) {
@@ -528,3 +572,72 @@ func IdleFlagJSON(f aggregator.Flag) IdleFlag {
 }
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+
+func (d *Detail) fill(ctx context.Context, st store.Store, o Options, rows []aggregator.Row, short []string, loc *time.Location) error {
+	where := ""
+	if o.Provider != "" {
+		where = "provider = " + quote(o.Provider)
+	}
+	hours, err := aggregator.HourlyClasses(ctx, st, d.From.Unix(), d.To.Unix(), where)
+	if err != nil {
+		return err
+	}
+	type dayKey struct{ day, provider, share string }
+	daily := map[dayKey]*Seconds{}
+	var keys []dayKey
+	for _, h := range hours {
+		k := dayKey{time.Unix(h.Hour, 0).In(loc).Format("2006-01-02"), h.Provider, h.Share}
+		if daily[k] == nil {
+			daily[k] = &Seconds{}
+			keys = append(keys, k)
+		}
+		daily[k].Add(aggregator.Row{Kind: h.Kind, Capacity: h.Capacity, Active: h.Active, Idle: h.Idle, NoData: h.NoData})
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.day != b.day {
+			return a.day < b.day
+		}
+		if a.provider != b.provider {
+			return a.provider < b.provider
+		}
+		return a.share < b.share
+	})
+	for _, k := range keys {
+		d.Daily = append(d.Daily, DailyRow{Day: k.day, Provider: k.provider, Share: k.share, Seconds: *daily[k]})
+	}
+	byGPU := map[[2]string]*GPURow{}
+	var gpuKeys [][2]string
+	for _, r := range rows {
+		k := [2]string{r.GPU, r.Share}
+		if byGPU[k] == nil {
+			byGPU[k] = &GPURow{GPU: r.GPU, Provider: r.Provider, Node: r.Node, Model: r.Model, Share: r.Share}
+			gpuKeys = append(gpuKeys, k)
+		}
+		byGPU[k].Seconds.Add(r)
+	}
+	for _, k := range gpuKeys {
+		d.GPUs = append(d.GPUs, *byGPU[k])
+	}
+	projects, err := imports.CurrentProjects(ctx, st)
+	if err != nil {
+		return err
+	}
+	d.ProjectNames = map[string]string{}
+	for _, p := range projects {
+		d.ProjectNames[p.ID] = p.Name
+	}
+	if o.Provider == "" {
+		d.ShortCoverage = short
+	} else {
+		for _, g := range short {
+			for _, r := range d.GPUs {
+				if r.GPU == g {
+					d.ShortCoverage = append(d.ShortCoverage, g)
+					break
+				}
+			}
+		}
+	}
+	return nil
+}

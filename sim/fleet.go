@@ -162,12 +162,22 @@ func (f *Fleet) allocate() {
 	}
 	day := 24 * time.Hour
 	seq := 0
+	seen := map[string]int{} // nodes of each provider and share so far
 	for _, n := range f.Nodes {
 		public := byProvider[n.Provider.ID+"/public"]
 		own := byProvider[n.Provider.ID+"/provider"]
+		nth := seen[n.Provider.ID+string(n.Share)]
+		seen[n.Provider.ID+string(n.Share)]++
 		t := f.From
 		for step := 0; t.Before(f.To); step++ {
 			r := f.rand("alloc", n.Name, step)
+			// Every provider borrows and lends at least once, whatever the scale.
+			switch {
+			case n.Share == gpumeter.ShareGovernment && nth == 1 && step == 0:
+				r = 0.75
+			case n.Share == gpumeter.SharePrivate && nth == 0 && step == 1:
+				r = 0.9
+			}
 			length := time.Duration(3+int(f.rand("len", n.Name, step)*12)) * day
 			end := t.Add(length)
 			var proj *gpumeter.Project
@@ -296,4 +306,22 @@ func boolf(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// EachSample calls fn for every sample the fleet's exporters would have
+// given at step intervals in [from, to), node by node, skipping outages.
+func (f *Fleet) EachSample(from, to time.Time, step time.Duration, fn func(gpumeter.Sample) error) error {
+	for _, n := range f.Nodes {
+		for t := from; t.Before(to); t = t.Add(step) {
+			if f.Down(n, t) {
+				continue
+			}
+			for _, g := range n.GPUs {
+				if err := fn(f.Sample(g, t)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }

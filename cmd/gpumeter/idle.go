@@ -71,7 +71,7 @@ func idleFlags(cmd *cobra.Command, e *env, t time.Time) ([]reports.IdleFlag, err
 	if _, err := agg.Update(cmd.Context(), time.Now(), [2]time.Time{t.Add(-35 * 24 * time.Hour), t}); err != nil {
 		return nil, err
 	}
-	flags, err := aggregator.IdleFlags(cmd.Context(), e.st, agg.Params, e.cfg.Idle, t)
+	flags, _, err := aggregator.Idle(cmd.Context(), e.st, agg.Params, e.cfg.Idle, t)
 	if err != nil {
 		return nil, err
 	}

@@ -70,8 +70,9 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"import", "gpus", "x.csv"}, exitUsage},
 		{[]string{"import", "inventory"}, exitUsage},
 		{[]string{"migrate", "--no-such-flag"}, exitUsage},
-		{[]string{"report", "--month", "2026-10"}, exitUsage},
+		{[]string{"report", "--month", "2026-10"}, exitUsage}, // no --out
 		{[]string{"report", "--month", "2026-10", "--format", "pdf", "--out", "-"}, exitUsage},
+		{[]string{"report", "--month", "2026-10", "--lang", "ja", "--out", "-"}, exitUsage},
 		{[]string{"frobnicate"}, exitUsage},
 	} {
 		if got := run(context.Background(), c.args); got != c.want {

@@ -11,8 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
 
+	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/reports"
+	"github.com/nipa-gpu/gpumeter/store"
 )
 
 func newReportCmd(g *globals) *cobra.Command {
@@ -32,9 +35,7 @@ A month still running is reported up to the last whole hour.`,
 				return usageError{fmt.Errorf("report: --lang %q: want ko or en", lang)}
 			}
 			switch format {
-			case "json":
-			case "xlsx":
-				return usageError{errors.New("report: --format xlsx: not implemented yet (use json)")}
+			case "json", "xlsx":
 			default:
 				return usageError{fmt.Errorf("report: --format %q: want xlsx or json", format)}
 			}
@@ -48,7 +49,7 @@ A month still running is reported up to the last whole hour.`,
 					return fmt.Errorf("report: provider %q is not configured", provider)
 				}
 			}
-			rep, err := reports.Build(cmd.Context(), e.st, e.cfg, reports.Options{Month: month, Provider: provider, Now: time.Now()})
+			rep, detail, err := reports.BuildDetail(cmd.Context(), e.st, e.cfg, reports.Options{Month: month, Provider: provider, Now: time.Now()})
 			if err != nil {
 				return err
 			}
@@ -62,11 +63,12 @@ A month still running is reported up to the last whole hour.`,
 					e.log.Info("changed since the previous issue", zap.String("figure", c.Path), zap.String("was", c.Was), zap.String("now", c.Now))
 				}
 			}
-			return writeOut(cmd.OutOrStdout(), out, func(w io.Writer) error {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
-			})
+			if format == "xlsx" {
+				opts := reports.WorkbookOptions{Lang: lang, Version: gpumeterVersion(), Config: configText(e.cfg), Provider: provider,
+					Changes: changes, Previous: previous, Limits: e.cfg.Providers}
+				return writeOut(cmd.OutOrStdout(), out, func(w io.Writer) error { return reports.WriteWorkbook(w, rep, detail, opts) })
+			}
+			return writeOut(cmd.OutOrStdout(), out, func(w io.Writer) error { return encodeJSON(w, rep) })
 		},
 	}
 	cmd.Flags().StringVar(&month, "month", "", "month, YYYY-MM, in the configured time zone")
@@ -92,6 +94,9 @@ func writeOut(stdout io.Writer, path string, write func(io.Writer) error) error 
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -99,4 +104,23 @@ func writeOut(stdout io.Writer, path string, write func(io.Writer) error) error 
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// configText is the configuration as the workbook records it, secrets hidden.
+func configText(cfg config.Config) string {
+	cfg.Store = store.Redact(cfg.Store)
+	if cfg.Webhook.Secret != "" {
+		cfg.Webhook.Secret = "xxxxx"
+	}
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
+
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

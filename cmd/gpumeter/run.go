@@ -102,7 +102,7 @@ func (j *jobs) idle(ctx context.Context) ([]reports.IdleFlag, error) {
 	if _, err := agg.Update(ctx, now, [2]time.Time{now.Add(-35 * 24 * time.Hour), now}); err != nil {
 		return nil, err
 	}
-	flags, err := aggregator.IdleFlags(ctx, j.e.st, agg.Params, j.e.cfg.Idle, now)
+	flags, _, err := aggregator.Idle(ctx, j.e.st, agg.Params, j.e.cfg.Idle, now)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/aggregator"
+	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter/imports"
+	"github.com/nipa-gpu/gpumeter/reports"
+	"github.com/nipa-gpu/gpumeter/schemas"
+	"github.com/nipa-gpu/gpumeter/sim"
+	"github.com/nipa-gpu/gpumeter/store"
+)
+
+// demoTariffs price the demo when no configuration is given. They are
+// illustrative figures, not the program's.
+var demoTariffs = []config.Tariff{
+	{Class: "provider_borrowed", Model: "H200", KRWPerGPUHour: 2800, BilledTo: "provider"},
+	{Class: "provider_borrowed", Model: "B200", KRWPerGPUHour: 3500, BilledTo: "provider"},
+	{Class: "public_active", Model: "H200", KRWPerGPUHour: 2200, BilledTo: "government"},
+	{Class: "public_active", Model: "B200", KRWPerGPUHour: 2900, BilledTo: "government"},
+	{Class: "public_idle", Model: "H200", KRWPerGPUHour: 2200, BilledTo: "government"},
+	{Class: "public_idle", Model: "B200", KRWPerGPUHour: 2900, BilledTo: "government"},
+}
+
+func newDemoCmd(g *globals) *cobra.Command {
+	var scale float64
+	var seed int64
+	var month, outDir, provider string
+	var step time.Duration
+	cmd := &cobra.Command{
+		Use:   "demo [--scale F] [--month YYYY-MM] [--out DIR]",
+		Short: "Simulate a month of the fleet, aggregate it and write the workbooks",
+		Long: `Simulates a month of the SPEC §1 fleet at --scale (1 = all 13,136 GPUs), imports its
+inventory, projects, allocations and samples into a fresh embedded store in
+DIR/demo-store, aggregates, and writes NIPA's workbook DIR/nipa-YYYY-MM.xlsx,
+one provider's workbook and the JSON report, then prints a summary.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if scale <= 0 || scale > 1 {
+				return usageError{fmt.Errorf("demo: --scale %g must be in (0, 1]", scale)}
+			}
+			if step < time.Second {
+				return usageError{fmt.Errorf("demo: --step %s must be at least 1s", step)}
+			}
+			cfg, err := config.Load(g.configPath)
+			if err != nil {
+				return err
+			}
+			if g.configPath == "" {
+				// Without a configuration the demo prices its month and sets
+				// limits tight enough that the violation checks have work.
+				cfg.Tariffs = demoTariffs
+				for id, lim := range cfg.Providers {
+					lim.MonthlyBorrowGPUHours, lim.MaxBorrowHours = 400, 96
+					cfg.Providers[id] = lim
+				}
+			}
+			if cfg.Activity.MaxSampleGap.Duration < step {
+				cfg.Activity.MaxSampleGap.Duration = step
+			}
+			cfg.Store = g.storeDSN
+			if cfg.Store == "" {
+				cfg.Store = "chdb://" + filepath.Join(outDir, "demo-store")
+				os.RemoveAll(filepath.Join(outDir, "demo-store")) // the demo's own store starts empty
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			log, err := newLogger(g.logFormat, g.logLevel)
+			if err != nil {
+				return err
+			}
+			if month == "" {
+				now := time.Now().In(cfg.Location())
+				month = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, now.Location()).AddDate(0, -1, 0).Format("2006-01")
+			}
+			from, err := monthStart(month, cfg.Location())
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(outDir, 0o755); err != nil {
+				return err
+			}
+			st, err := store.Open(cmd.Context(), cfg.Store)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			d := &demo{ctx: cmd.Context(), st: st, cfg: cfg, log: log, out: outDir, progress: cmd.ErrOrStderr()}
+			return d.run(cmd.OutOrStdout(), from, month, scale, seed, step, provider)
+		},
+	}
+	cmd.Flags().Float64Var(&scale, "scale", 0.02, "fraction of the SPEC §1 fleet (1 = 13,136 GPUs)")
+	cmd.Flags().Int64Var(&seed, "seed", 1, "simulation seed")
+	cmd.Flags().StringVar(&month, "month", "", "month to simulate, YYYY-MM (default: last month)")
+	cmd.Flags().StringVar(&outDir, "out", "out", "where the workbooks, report and demo store go")
+	cmd.Flags().StringVar(&provider, "provider", "nhn", "the provider whose own workbook is written too")
+	cmd.Flags().DurationVar(&step, "step", time.Minute, "sample interval of the simulated exporters")
+	return cmd
+}
+
+type demo struct {
+	ctx      context.Context
+	st       store.Store
+	cfg      config.Config
+	log      *zap.Logger
+	out      string
+	progress io.Writer
+}
+
+func (d *demo) stepf(format string, args ...any) {
+	fmt.Fprintf(d.progress, "==> "+format+"\n", args...)
+}
+
+func (d *demo) run(stdout io.Writer, from time.Time, month string, scale float64, seed int64, step time.Duration, provider string) error {
+	start := time.Now()
+	to := from.AddDate(0, 1, 0)
+	fleet := sim.New(seed, scale, from, to)
+	gpus := len(fleet.Nodes) * sim.GPUsPerNode
+	d.stepf("simulating %s: %d nodes, %d GPUs, a sample every %s", month, len(fleet.Nodes), gpus, step)
+	if _, err := schemas.Migrate(d.ctx, d.st, schemas.Options{SamplesTTLDays: d.cfg.Retention.SamplesDays}); err != nil {
+		return err
+	}
+	inputs := filepath.Join(d.out, "demo-inputs")
+	if err := fleet.WriteInputs(inputs, ""); err != nil {
+		return err
+	}
+	im := &imports.Importer{Store: d.st, Log: d.log}
+	for _, kind := range []string{imports.KindInventory, imports.KindProjects, imports.KindAllocations} {
+		res, err := im.Import(d.ctx, kind, filepath.Join(inputs, kind+".csv"))
+		if err != nil {
+			return err
+		}
+		d.stepf("imported %s: %d rows", kind, res.Rows)
+	}
+	if err := d.samples(fleet, from, to, step); err != nil {
+		return err
+	}
+	d.stepf("aggregating every GPU-second of the month")
+	agg := &aggregator.Aggregator{Store: d.st, Params: aggregator.ParamsFrom(d.cfg), Log: d.log}
+	if _, err := agg.Recompute(d.ctx, from, to); err != nil {
+		return err
+	}
+	// Report as of the end of the month's third day after, as NIPA would get it.
+	now := to.AddDate(0, 0, 3)
+	files := []string{}
+	for _, p := range []string{"", provider} {
+		rep, detail, err := reports.BuildDetail(d.ctx, d.st, d.cfg, reports.Options{Month: month, Provider: p, Now: now})
+		if err != nil {
+			return err
+		}
+		previous, changes, err := reports.Issue(d.ctx, d.st, rep, p)
+		if err != nil {
+			return err
+		}
+		name := "nipa-" + month
+		if p != "" {
+			name = p + "-" + month
+		}
+		path := filepath.Join(d.out, name+".xlsx")
+		opts := reports.WorkbookOptions{Version: gpumeterVersion(), Config: configText(d.cfg), Provider: p, Changes: changes,
+			Previous: previous, Limits: d.cfg.Providers}
+		if err := writeOut(nil, path, func(w io.Writer) error { return reports.WriteWorkbook(w, rep, detail, opts) }); err != nil {
+			return err
+		}
+		files = append(files, path)
+		if p == "" {
+			jsonPath := filepath.Join(d.out, name+".json")
+			if err := writeOut(nil, jsonPath, func(w io.Writer) error { return encodeJSON(w, rep) }); err != nil {
+				return err
+			}
+			files = append(files, jsonPath)
+			printSummary(stdout, rep)
+		}
+	}
+	fmt.Fprintf(stdout, "\nwritten in %s:\n", time.Since(start).Round(time.Second))
+	for _, f := range files {
+		fmt.Fprintf(stdout, "  %s\n", f)
+	}
+	return nil
+}
+
+// samples writes the month's samples, showing progress.
+func (d *demo) samples(fleet *sim.Fleet, from, to time.Time, step time.Duration) error {
+	total := len(fleet.Nodes) * sim.GPUsPerNode * int(to.Sub(from)/step)
+	d.stepf("writing about %d samples", total)
+	batch := make([][]any, 0, 50000)
+	done, last := 0, time.Now()
+	version := uint64(time.Now().UnixNano())
+	flush := func() error {
+		if err := d.st.Insert(d.ctx, "samples", store.SampleColumns, batch); err != nil {
+			return err
+		}
+		done += len(batch)
+		batch = batch[:0]
+		if time.Since(last) > 2*time.Second {
+			last = time.Now()
+			fmt.Fprintf(d.progress, "    %3.0f%%  %d samples\n", 100*float64(done)/float64(total), done)
+		}
+		return nil
+	}
+	err := fleet.EachSample(from, to, step, func(s gpumeter.Sample) error {
+		batch = append(batch, store.SampleRow(s, version))
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return d.ctx.Err()
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("demo samples: %w", err)
+	}
+	d.stepf("wrote %d samples (outages leave gaps)", done)
+	return nil
+}
+
+func printSummary(w io.Writer, rep *reports.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "\n%s (%s)\n", rep.Month, rep.Timezone)
+	fmt.Fprintln(tw, "provider\tGPUs\tcapacity GPU-h\tactive GPU-h\tno data GPU-h\tborrowed\tlent\tcharges KRW\tviolations\t")
+	for _, p := range rep.Providers {
+		active := p.Hours.Government.PublicActive + p.Hours.Government.ProviderActive + p.Hours.Government.UnallocatedActive +
+			p.Hours.Private.PublicActive + p.Hours.Private.ProviderActive + p.Hours.Private.UnallocatedActive
+		var krw int64
+		for _, c := range p.ChargesKRW {
+			krw += c.KRW
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t\n", p.Provider, p.GPUs.Government+p.GPUs.Private,
+			p.CapacityGPUHours.Government+p.CapacityGPUHours.Private, active,
+			p.Hours.Government.NoData+p.Hours.Private.NoData, p.BorrowedGPUHours, p.LentGPUHours, krw, len(p.Violations))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "idle flags: %d   coverage: %.2f%%   nodes without data: %d\n", len(rep.IdleFlags),
+		rep.DataQuality.CoveragePct, len(rep.DataQuality.NodesWithoutData))
+}

@@ -1,0 +1,424 @@
+package reports
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+func (w *workbook) summary() error {
+	sheet, err := w.newSheet("sheet.summary")
+	if err != nil {
+		return err
+	}
+	title := fmt.Sprintf("%s — %s", w.t("title"), w.rep.Month)
+	if w.o.Provider != "" {
+		title += " (" + w.o.Provider + ")"
+	}
+	loc := w.d.From.Location()
+	period := fmt.Sprintf("%s: %s – %s (%s)", w.t("period"), w.d.From.Format("2006-01-02 15:04"),
+		w.d.To.In(loc).Format("2006-01-02 15:04"), w.rep.Timezone)
+	if err := w.set(sheet, 1, 1, styled(title, "title")); err != nil {
+		return err
+	}
+	if err := w.set(sheet, 1, 2, txt(period)); err != nil {
+		return err
+	}
+	header := append([]string{w.t("provider"), w.t("share"), w.t("gpus"), w.t("capacity")}, w.classHeaders()...)
+	header = append(header, w.t("utilization"), w.t("idle_pct"), w.t("coverage"))
+	var rows [][]cell
+	for _, p := range w.rep.Providers {
+		shares := []struct {
+			key  string
+			gpus int
+			cap  float64
+			c    Classes
+		}{
+			{"government", p.GPUs.Government, p.CapacityGPUHours.Government, p.Hours.Government},
+			{"private", p.GPUs.Private, p.CapacityGPUHours.Private, p.Hours.Private},
+		}
+		var total Classes
+		for _, sh := range shares {
+			rows = append(rows, append(append([]cell{txt(p.Provider), txt(w.shareName(sh.key)), num(sh.gpus), hrs(sh.cap)},
+				classCells(sh.c)...), ratios(sh.c, sh.cap)...))
+			total = addClasses(total, sh.c)
+		}
+		capTotal := round3(p.CapacityGPUHours.Government + p.CapacityGPUHours.Private)
+		row := append([]cell{styled(p.Provider, "bold"), styled(w.t("total"), "bold"), num(p.GPUs.Government + p.GPUs.Private),
+			styled(capTotal, "boldh")}, classCells(total)...)
+		rows = append(rows, append(row, ratios(total, capTotal)...))
+	}
+	next, err := w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 4, filter: true})
+	if err != nil {
+		return err
+	}
+	header = []string{w.t("provider"), w.t("borrowed"), w.t("lent"), w.t("private_used"), w.t("peak"), w.t("charges"), w.t("violations")}
+	rows = nil
+	for _, p := range w.rep.Providers {
+		rows = append(rows, []cell{txt(p.Provider), hrs(p.BorrowedGPUHours), hrs(p.LentGPUHours), hrs(p.PrivateUsedGPUHours),
+			hrs(p.PeakProviderGPUs), won(sumKRW(p)), num(len(p.Violations))})
+	}
+	next, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: next})
+	if err != nil {
+		return err
+	}
+	header = []string{w.t("provider"), w.t("class"), w.t("model"), w.t("gpu_hours"), w.t("krw"), w.t("billed_to")}
+	rows = nil
+	for _, p := range w.rep.Providers {
+		for _, c := range p.ChargesKRW {
+			rows = append(rows, []cell{txt(p.Provider), txt(c.Class), txt(c.Model), hrs(c.GPUHours), won(c.KRW), txt(c.BilledTo)})
+		}
+	}
+	_, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: next})
+	return err
+}
+
+// ratios are utilization, idle share and coverage of a share's classes.
+func ratios(c Classes, capacity float64) []cell {
+	if capacity == 0 {
+		return []cell{frac(0), frac(0), frac(0)}
+	}
+	active := c.PublicActive + c.ProviderActive + c.UnallocatedActive
+	idle := c.PublicIdle + c.ProviderIdle + c.UnallocatedIdle
+	return []cell{frac(100 * active / capacity), frac(100 * idle / capacity), frac(100 * (active + idle) / capacity)}
+}
+
+func addClasses(a, b Classes) Classes {
+	return Classes{round3(a.PublicActive + b.PublicActive), round3(a.PublicIdle + b.PublicIdle),
+		round3(a.ProviderActive + b.ProviderActive), round3(a.ProviderIdle + b.ProviderIdle),
+		round3(a.UnallocatedActive + b.UnallocatedActive), round3(a.UnallocatedIdle + b.UnallocatedIdle), round3(a.NoData + b.NoData)}
+}
+
+func (w *workbook) daily() error {
+	sheet, err := w.newSheet("sheet.daily")
+	if err != nil {
+		return err
+	}
+	header := append([]string{w.t("day"), w.t("provider"), w.t("share"), w.t("capacity")}, w.classHeaders()...)
+	var rows [][]cell
+	for _, r := range w.d.Daily {
+		c := r.Seconds.hours()
+		rows = append(rows, append([]cell{txt(r.Day), txt(r.Provider), txt(w.shareName(r.Share)), hrs(Hours(r.Seconds.Total()))}, classCells(c)...))
+	}
+	if _, err := w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true}); err != nil {
+		return err
+	}
+	// Beside it, active GPU-hours a day per provider and share, and the chart.
+	days := sortedDays(w.d.Daily)
+	type series struct{ provider, share string }
+	var cols []series
+	seen := map[series]bool{}
+	active := map[series]map[string]float64{}
+	for _, r := range w.d.Daily {
+		k := series{r.Provider, r.Share}
+		if !seen[k] {
+			seen[k] = true
+			cols = append(cols, k)
+			active[k] = map[string]float64{}
+		}
+		s := r.Seconds
+		active[k][r.Day] = Hours(s.PublicActive + s.ProviderActive + s.UnallocatedActive)
+	}
+	const first = 14 // column N
+	pivotHeader := []string{w.t("day")}
+	for _, k := range cols {
+		pivotHeader = append(pivotHeader, k.provider+" "+w.shareName(k.share))
+	}
+	var pivot [][]cell
+	for _, day := range days {
+		row := []cell{txt(day)}
+		for _, k := range cols {
+			row = append(row, hrs(active[k][day]))
+		}
+		pivot = append(pivot, row)
+	}
+	for i, h := range pivotHeader {
+		if err := w.set(sheet, first+i, 1, styled(h, "header")); err != nil {
+			return err
+		}
+		col, _ := excelize.ColumnNumberToName(first + i)
+		w.f.SetColWidth(sheet, col, col, float64(max(displayWidth(h), 10)+3))
+	}
+	for r, row := range pivot {
+		for i, c := range row {
+			if err := w.set(sheet, first+i, r+2, c); err != nil {
+				return err
+			}
+		}
+	}
+	if len(days) == 0 || len(cols) == 0 {
+		return nil
+	}
+	dayCol, _ := excelize.ColumnNumberToName(first)
+	var chartSeries []excelize.ChartSeries
+	for i := range cols {
+		col, _ := excelize.ColumnNumberToName(first + 1 + i)
+		chartSeries = append(chartSeries, excelize.ChartSeries{
+			Name:       fmt.Sprintf("'%s'!$%s$1", sheet, col),
+			Categories: fmt.Sprintf("'%s'!$%s$2:$%s$%d", sheet, dayCol, dayCol, len(days)+1),
+			Values:     fmt.Sprintf("'%s'!$%s$2:$%s$%d", sheet, col, col, len(days)+1),
+			Marker:     excelize.ChartMarker{Symbol: "none"},
+			Line:       excelize.LineOptions{Width: 1.75},
+		})
+	}
+	anchor, _ := excelize.CoordinatesToCellName(first, len(days)+4)
+	return w.f.AddChart(sheet, anchor, &excelize.Chart{
+		Type:      excelize.Line,
+		Series:    chartSeries,
+		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: w.t("chart_daily"), Font: &excelize.Font{Family: font, Size: 12, Bold: true}}}},
+		Legend:    excelize.ChartLegend{Position: "bottom"},
+		Dimension: excelize.ChartDimension{Width: 900, Height: 420},
+		XAxis:     excelize.ChartAxis{Font: excelize.Font{Family: font, Size: 9}},
+		YAxis:     excelize.ChartAxis{Font: excelize.Font{Family: font, Size: 9}, NumFmt: excelize.ChartNumFmt{CustomNumFmt: "#,##0"}},
+	})
+}
+
+func (w *workbook) projects() error {
+	sheet, err := w.newSheet("sheet.projects")
+	if err != nil {
+		return err
+	}
+	header := []string{w.t("project"), w.t("project_name"), w.t("kind"), w.t("provider"), w.t("allocated"), w.t("active"),
+		w.t("no_data"), w.t("utilization")}
+	var rows [][]cell
+	for _, p := range w.rep.Projects {
+		kind := w.t("public")
+		if p.Kind == "provider" {
+			kind = w.t("provider_kind")
+		}
+		util := 0.0
+		if p.AllocatedGPUHours > 0 {
+			util = 100 * p.ActiveGPUHours / p.AllocatedGPUHours
+		}
+		rows = append(rows, []cell{txt(p.ProjectID), txt(w.d.ProjectNames[p.ProjectID]), txt(kind), txt(p.Provider),
+			hrs(p.AllocatedGPUHours), hrs(p.ActiveGPUHours), hrs(p.NoDataGPUHours), frac(util)})
+	}
+	_, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true})
+	return err
+}
+
+func (w *workbook) shares() error {
+	sheet, err := w.newSheet("sheet.shares")
+	if err != nil {
+		return err
+	}
+	header := []string{w.t("provider"), w.t("item"), w.t("usage"), w.t("limit"), w.t("status")}
+	var rows [][]cell
+	for _, p := range w.rep.Providers {
+		lim := w.o.limits(p.Provider)
+		status := func(over, unlimited bool) cell {
+			switch {
+			case unlimited:
+				return txt(w.t("no_cap"))
+			case over:
+				return styled(w.t("over"), "bold")
+			}
+			return txt(w.t("ok"))
+		}
+		rows = append(rows,
+			[]cell{txt(p.Provider), txt(w.t("private_share_gpus")), num(p.GPUs.Private), num(lim.PrivateShareGPUs), status(p.GPUs.Private > lim.PrivateShareGPUs, false)},
+			[]cell{txt(p.Provider), txt(w.t("peak")), hrs(p.PeakProviderGPUs), num(lim.PrivateShareGPUs), status(p.PeakProviderGPUs > float64(lim.PrivateShareGPUs), false)},
+			[]cell{txt(p.Provider), txt(w.t("monthly_cap")), hrs(p.BorrowedGPUHours), hrs(lim.MonthlyBorrowGPUHours), status(p.BorrowedGPUHours > lim.MonthlyBorrowGPUHours, lim.MonthlyBorrowGPUHours == 0)},
+			[]cell{txt(p.Provider), txt(w.t("lent")), hrs(p.LentGPUHours), txt(""), txt("")},
+			[]cell{txt(p.Provider), txt(w.t("private_used")), hrs(p.PrivateUsedGPUHours), txt(""), txt("")},
+			[]cell{txt(p.Provider), txt(w.t("max_borrow")), txt(""), hrs(lim.MaxBorrowHours), txt("")},
+		)
+	}
+	next, err := w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true})
+	if err != nil {
+		return err
+	}
+	header = []string{w.t("provider"), w.t("kind"), w.t("gpu"), w.t("node"), w.t("from"), w.t("to"), w.t("gpu_hours")}
+	rows = nil
+	for _, p := range w.rep.Providers {
+		for _, v := range p.Violations {
+			rows = append(rows, []cell{txt(p.Provider), txt(w.t(v.Kind)), txt(v.GPUUUID), txt(v.Node), txt(w.local(v.From)),
+				txt(w.local(v.To)), hrs(v.GPUHours)})
+		}
+	}
+	if len(rows) == 0 {
+		rows = [][]cell{{txt(w.t("none"))}}
+	}
+	_, err = w.writeTable(&table{sheet: sheet, title: w.t("violations"), header: header, rows: rows, startAt: next})
+	return err
+}
+
+// local shows an RFC 3339 time in the report's zone ("" stays "").
+func (w *workbook) local(ts string) string {
+	t, err := time.Parse(time.RFC3339, ts)
+	if err != nil {
+		return ts
+	}
+	return t.In(w.d.From.Location()).Format("2006-01-02 15:04:05")
+}
+
+func (w *workbook) idle() error {
+	sheet, err := w.newSheet("sheet.idle")
+	if err != nil {
+		return err
+	}
+	header := []string{w.t("recommendation"), w.t("kind"), w.t("provider"), w.t("node"), w.t("gpu"), w.t("project"),
+		w.t("since"), w.t("hours"), w.t("active_pct"), w.t("coverage"), w.t("flag")}
+	var rows [][]cell
+	for _, f := range w.rep.IdleFlags {
+		rows = append(rows, []cell{styled(w.t(f.Recommendation), "bold"), txt(f.Kind), txt(f.Provider), txt(f.Node), txt(f.GPUUUID),
+			txt(f.ProjectID), txt(w.local(f.Since)), hrs(f.Hours), frac(f.ActivePct), frac(f.CoveragePct), txt(f.FlagID)})
+	}
+	if len(rows) == 0 {
+		rows = [][]cell{{txt(w.t("none"))}}
+	}
+	_, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true})
+	return err
+}
+
+func (w *workbook) quality() error {
+	sheet, err := w.newSheet("sheet.quality")
+	if err != nil {
+		return err
+	}
+	dq := w.rep.DataQuality
+	rows := [][]cell{
+		{txt(w.t("coverage")), frac(dq.CoveragePct)},
+		{txt(w.t("unregistered")), num(dq.UnregisteredGPUs)},
+		{txt(w.t("nodes_without_data")), num(len(dq.NodesWithoutData))},
+		{txt(w.t("short_coverage")), num(len(w.d.ShortCoverage))},
+	}
+	next, err := w.writeTable(&table{sheet: sheet, header: []string{w.t("item"), w.t("value")}, rows: rows, startAt: 1})
+	if err != nil {
+		return err
+	}
+	list := func(title string, items []string) error {
+		var rows [][]cell
+		for _, it := range items {
+			rows = append(rows, []cell{txt(it)})
+		}
+		if len(rows) == 0 {
+			rows = [][]cell{{txt(w.t("none"))}}
+		}
+		next, err = w.writeTable(&table{sheet: sheet, header: []string{title}, rows: rows, startAt: next})
+		return err
+	}
+	if err := list(w.t("nodes_without_data"), dq.NodesWithoutData); err != nil {
+		return err
+	}
+	return list(w.t("short_coverage"), w.d.ShortCoverage)
+}
+
+// gpus streams one row per GPU and share: 13k rows and more.
+func (w *workbook) gpus() error {
+	sheet, err := w.newSheet("sheet.gpus")
+	if err != nil {
+		return err
+	}
+	sw, err := w.f.NewStreamWriter(sheet)
+	if err != nil {
+		return err
+	}
+	header := append([]string{w.t("gpu"), w.t("provider"), w.t("node"), w.t("model"), w.t("share"), w.t("capacity")}, w.classHeaders()...)
+	header = append(header, w.t("coverage"))
+	for i, h := range header {
+		width := float64(max(displayWidth(h), 12) + 3)
+		if i == 0 {
+			width = 46
+		}
+		if err := sw.SetColWidth(i+1, i+1, width); err != nil {
+			return err
+		}
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return err
+	}
+	row := make([]any, len(header))
+	for i, h := range header {
+		row[i] = excelize.Cell{StyleID: w.s["header"], Value: h}
+	}
+	if err := sw.SetRow("A1", row); err != nil {
+		return err
+	}
+	for n, g := range w.d.GPUs {
+		c := g.Seconds.hours()
+		capacity := g.Seconds.Total()
+		cov := 0.0
+		if capacity > 0 {
+			cov = float64(capacity-g.Seconds.NoData) / float64(capacity)
+		}
+		vals := []cell{txt(g.GPU), txt(g.Provider), txt(g.Node), txt(g.Model), txt(w.shareName(g.Share)), hrs(Hours(capacity))}
+		vals = append(vals, classCells(c)...)
+		vals = append(vals, cell{cov, "pct"})
+		out := make([]any, len(vals))
+		for i, v := range vals {
+			out[i] = excelize.Cell{StyleID: w.s[v.style], Value: v.v}
+		}
+		name, _ := excelize.CoordinatesToCellName(1, n+2)
+		if err := sw.SetRow(name, out); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	last, _ := excelize.CoordinatesToCellName(len(header), len(w.d.GPUs)+1)
+	return w.f.AutoFilter(sheet, "A1:"+last, nil)
+}
+
+func (w *workbook) changes() error {
+	if w.o.Previous.IsZero() {
+		return nil
+	}
+	sheet, err := w.newSheet("sheet.changes")
+	if err != nil {
+		return err
+	}
+	var rows [][]cell
+	for _, c := range w.o.Changes {
+		rows = append(rows, []cell{txt(c.Path), txt(c.Was), txt(c.Now)})
+	}
+	if len(rows) == 0 {
+		rows = [][]cell{{txt(w.t("none"))}}
+	}
+	title := fmt.Sprintf("%s: %s", w.t("sheet.changes"), w.o.Previous.In(w.d.From.Location()).Format("2006-01-02 15:04"))
+	_, err = w.writeTable(&table{sheet: sheet, title: title, header: []string{w.t("figure"), w.t("was"), w.t("now")}, rows: rows, startAt: 1})
+	return err
+}
+
+func (w *workbook) definitions() error {
+	sheet, err := w.newSheet("sheet.definitions")
+	if err != nil {
+		return err
+	}
+	var rows [][]cell
+	for _, d := range definitions {
+		name := d[0]
+		if w.lang == "en" {
+			name = d[1]
+		}
+		rows = append(rows, []cell{styled(name, "bold"), styled(d[2], "wrap")})
+	}
+	next, err := w.writeTable(&table{sheet: sheet, title: w.t("sheet.definitions"), header: []string{w.t("item"), w.t("value")}, rows: rows, startAt: 1})
+	if err != nil {
+		return err
+	}
+	w.f.SetColWidth(sheet, "B", "B", 100)
+	meta := [][]cell{
+		{txt(w.t("month")), txt(w.rep.Month)},
+		{txt("timezone"), txt(w.rep.Timezone)},
+		{txt("generated_at"), txt(w.rep.GeneratedAt)},
+		{txt("inputs_sha256"), txt(w.rep.InputsSHA256)},
+		{txt("gpumeter"), txt(w.o.Version)},
+		{txt("activity"), txt(w.d.Params.String())},
+	}
+	next, err = w.writeTable(&table{sheet: sheet, header: []string{w.t("item"), w.t("value")}, rows: meta, startAt: next})
+	if err != nil {
+		return err
+	}
+	if w.o.Config != "" {
+		if err := w.set(sheet, 1, next, styled("config", "bold")); err != nil {
+			return err
+		}
+		if err := w.set(sheet, 2, next, styled(w.o.Config, "wrap")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
