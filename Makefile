@@ -9,7 +9,7 @@ GO ?= go
 # go-nvml's header marks functions gpumeter never calls as deprecated.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build libchdb clickhouse-server test bench demo clean
+.PHONY: all build libchdb clickhouse-server test bench demo render clean
 
 all: build
 
@@ -34,8 +34,14 @@ test: libchdb clickhouse-server
 bench: libchdb clickhouse-server build
 	$(GO) run ./internal/bench
 
-demo:
-	@echo "gpumeter demo: not implemented yet (the demo issue delivers it)" >&2; exit 2
+## demo: simulate last month for the fleet at a small scale, write out/nipa-YYYY-MM.xlsx
+## (DEMO_FLAGS="--scale 1" for the full fleet)
+demo: libchdb build
+	./bin/gpumeter demo $(DEMO_FLAGS)
+
+## render: PDF and PNG pages of every workbook in out/ (LibreOffice headless)
+render:
+	@for f in out/*.xlsx; do scripts/render-workbook.sh "$$f" out/render; done
 
 clean:
 	rm -rf bin out data

@@ -5,6 +5,7 @@ var texts = map[string][2]string{
 	// sheets
 	"sheet.summary":     {"요약", "Summary"},
 	"sheet.daily":       {"일별", "Daily"},
+	"sheet.trend":       {"일별 추이", "Daily trend"},
 	"sheet.projects":    {"과제", "Projects"},
 	"sheet.shares":      {"지분·위반", "Shares & violations"},
 	"sheet.idle":        {"유휴 자원", "Idle capacity"},

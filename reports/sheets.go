@@ -101,10 +101,16 @@ func (w *workbook) daily() error {
 		c := r.Seconds.hours()
 		rows = append(rows, append([]cell{txt(r.Day), txt(r.Provider), txt(w.shareName(r.Share)), hrs(Hours(r.Seconds.Total()))}, classCells(c)...))
 	}
-	if _, err := w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true}); err != nil {
+	_, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true})
+	return err
+}
+
+// trend shows active GPU-hours a day per provider and share, and charts them.
+func (w *workbook) trend() error {
+	sheet, err := w.newSheet("sheet.trend")
+	if err != nil {
 		return err
 	}
-	// Beside it, active GPU-hours a day per provider and share, and the chart.
 	days := sortedDays(w.d.Daily)
 	type series struct{ provider, share string }
 	var cols []series
@@ -120,32 +126,21 @@ func (w *workbook) daily() error {
 		s := r.Seconds
 		active[k][r.Day] = Hours(s.PublicActive + s.ProviderActive + s.UnallocatedActive)
 	}
-	const first = 14 // column N
+	const first = 1
 	pivotHeader := []string{w.t("day")}
 	for _, k := range cols {
 		pivotHeader = append(pivotHeader, k.provider+" "+w.shareName(k.share))
 	}
 	var pivot [][]cell
 	for _, day := range days {
-		row := []cell{txt(day)}
+		row := []cell{txt(day[5:])} // MM-DD: the month is in the title
 		for _, k := range cols {
 			row = append(row, hrs(active[k][day]))
 		}
 		pivot = append(pivot, row)
 	}
-	for i, h := range pivotHeader {
-		if err := w.set(sheet, first+i, 1, styled(h, "header")); err != nil {
-			return err
-		}
-		col, _ := excelize.ColumnNumberToName(first + i)
-		w.f.SetColWidth(sheet, col, col, float64(max(displayWidth(h), 10)+3))
-	}
-	for r, row := range pivot {
-		for i, c := range row {
-			if err := w.set(sheet, first+i, r+2, c); err != nil {
-				return err
-			}
-		}
+	if _, err := w.writeTable(&table{sheet: sheet, header: pivotHeader, rows: pivot, startAt: 1}); err != nil {
+		return err
 	}
 	if len(days) == 0 || len(cols) == 0 {
 		return nil
@@ -162,13 +157,13 @@ func (w *workbook) daily() error {
 			Line:       excelize.LineOptions{Width: 1.75},
 		})
 	}
-	anchor, _ := excelize.CoordinatesToCellName(first, len(days)+4)
+	anchor, _ := excelize.CoordinatesToCellName(len(pivotHeader)+2, 2)
 	return w.f.AddChart(sheet, anchor, &excelize.Chart{
 		Type:      excelize.Line,
 		Series:    chartSeries,
 		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: w.t("chart_daily"), Font: &excelize.Font{Family: font, Size: 12, Bold: true}}}},
 		Legend:    excelize.ChartLegend{Position: "bottom"},
-		Dimension: excelize.ChartDimension{Width: 900, Height: 420},
+		Dimension: excelize.ChartDimension{Width: 820, Height: 460},
 		XAxis:     excelize.ChartAxis{Font: excelize.Font{Family: font, Size: 9}},
 		YAxis:     excelize.ChartAxis{Font: excelize.Font{Family: font, Size: 9}, NumFmt: excelize.ChartNumFmt{CustomNumFmt: "#,##0"}},
 	})
@@ -311,6 +306,11 @@ func (w *workbook) gpus() error {
 	if err != nil {
 		return err
 	}
+	// A streamed sheet takes its print setup before its rows.
+	if err := w.pageSetup(sheet); err != nil {
+		return err
+	}
+	w.streamed = sheet
 	sw, err := w.f.NewStreamWriter(sheet)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -33,7 +34,7 @@ func WriteWorkbook(out io.Writer, rep *Report, d *Detail, o WorkbookOptions) err
 	if err := w.styles(); err != nil {
 		return err
 	}
-	for _, step := range []func() error{w.summary, w.daily, w.projects, w.shares, w.idle, w.quality, w.gpus, w.changes, w.definitions} {
+	for _, step := range []func() error{w.summary, w.daily, w.trend, w.projects, w.shares, w.idle, w.quality, w.gpus, w.changes, w.definitions} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -41,6 +42,9 @@ func WriteWorkbook(out io.Writer, rep *Report, d *Detail, o WorkbookOptions) err
 	w.f.DeleteSheet("Sheet1")
 	// Print setup last: filters rewrite the sheet properties it lives in.
 	for _, sheet := range w.f.GetSheetList() {
+		if sheet == w.streamed {
+			continue
+		}
 		if err := w.pageSetup(sheet); err != nil {
 			return err
 		}
@@ -59,6 +63,9 @@ type workbook struct {
 	d    *Detail
 	o    WorkbookOptions
 	s    map[string]int // style ids
+	// streamed is the sheet written with a StreamWriter, whose settings
+	// cannot change once its rows are flushed.
+	streamed string
 }
 
 const font = "NanumGothic" // renders Hangul; Excel substitutes a Korean font where it is absent
@@ -69,7 +76,7 @@ func (w *workbook) styles() error {
 	specs := map[string]*excelize.Style{
 		"text":   {Font: base},
 		"title":  {Font: &excelize.Font{Family: font, Size: 14, Bold: true}},
-		"header": {Font: &excelize.Font{Family: font, Size: 10, Bold: true}, Fill: excelize.Fill{Type: "pattern", Color: []string{"DDE4EE"}, Pattern: 1}, Border: border, Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center"}},
+		"header": {Font: &excelize.Font{Family: font, Size: 10, Bold: true}, Fill: excelize.Fill{Type: "pattern", Color: []string{"DDE4EE"}, Pattern: 1}, Border: border, Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center", WrapText: true}},
 		"hours":  {Font: base, CustomNumFmt: ptr("#,##0.000")},
 		"int":    {Font: base, NumFmt: 3}, // #,##0
 		"krw":    {Font: base, CustomNumFmt: ptr(`"₩"#,##0`)},
@@ -147,7 +154,11 @@ func (w *workbook) writeTable(t *table) (int, error) {
 		if err := w.set(t.sheet, i+1, r, styled(h, "header")); err != nil {
 			return 0, err
 		}
-		widths[i] = displayWidth(h)
+		widths[i] = headerWidth(h)
+	}
+	// Headers wrap onto two lines, so columns need only be as wide as their numbers.
+	if err := w.f.SetRowHeight(t.sheet, headerRow, 30); err != nil {
+		return 0, err
 	}
 	for _, row := range t.rows {
 		r++
@@ -163,7 +174,7 @@ func (w *workbook) writeTable(t *table) (int, error) {
 	for i, wd := range widths {
 		col, _ := excelize.ColumnNumberToName(i + 1)
 		prev, _ := w.f.GetColWidth(t.sheet, col)
-		width := float64(min(wd+3, 70))
+		width := float64(min(wd+2, 70))
 		if width > prev {
 			if err := w.f.SetColWidth(t.sheet, col, col, width); err != nil {
 				return 0, err
@@ -193,6 +204,16 @@ func (w *workbook) set(sheet string, col, row int, c cell) error {
 		return err
 	}
 	return w.f.SetCellStyle(sheet, name, name, w.s[c.style])
+}
+
+// headerWidth is the width a header needs on two lines: half of it, or its
+// longest word, whichever is more.
+func headerWidth(h string) int {
+	longest := 0
+	for _, word := range strings.Fields(h) {
+		longest = max(longest, displayWidth(word))
+	}
+	return max(longest, (displayWidth(h)+1)/2, 6)
 }
 
 // displayWidth counts Hangul and other wide characters as two columns.

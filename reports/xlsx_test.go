@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,7 +54,7 @@ func TestWorkbookReadsBackAsTheJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			sheets := f.GetSheetList()
-			if len(sheets) != 8 {
+			if len(sheets) != 9 {
 				t.Fatalf("%s: sheets %v", lang, sheets)
 			}
 			summary := sheets[0]
@@ -112,10 +113,41 @@ func TestWorkbookReadsBackAsTheJSON(t *testing.T) {
 				}
 			}
 			// Every GPU row streamed into the detail sheet, seconds summing to capacity.
-			gpuRows, _ := f.GetRows(sheets[6])
+			gpuRows, _ := f.GetRows(sheets[7])
 			if len(gpuRows) != len(d.GPUs)+1 {
 				t.Errorf("GPU sheet has %d rows for %d GPUs", len(gpuRows)-1, len(d.GPUs))
 			}
 		}
 	})
+}
+
+// A provider's workbook holds nothing of the other providers.
+func TestProviderWorkbookIsItsOwn(t *testing.T) {
+	st := storetest.Open(t, storetest.Backends()[0].DSN(t))
+	cfg := load(t, st, small)
+	now := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	rep, d, err := reports.BuildDetail(context.Background(), st, cfg, reports.Options{Month: "2026-10", Provider: "kakao", Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := reports.WriteWorkbook(&buf, rep, d, reports.WorkbookOptions{Lang: "en", Provider: "kakao", Limits: cfg.Providers}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sheet := range f.GetSheetList() {
+		rows, _ := f.GetRows(sheet)
+		for _, row := range rows {
+			for _, c := range row {
+				for _, foreign := range []string{"nhn", "GPU-G1", "GPU-G2", "GPU-G3", "p-pub", "p-own", "GPU-UNKNOWN"} {
+					if strings.Contains(c, foreign) {
+						t.Errorf("%s: %q mentions %s", sheet, c, foreign)
+					}
+				}
+			}
+		}
+	}
 }

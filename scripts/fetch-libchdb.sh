@@ -6,7 +6,15 @@ set -euo pipefail
 version=${1:?version}
 dest=${2:?destination dir}
 if [ -f "$dest/libchdb.so" ]; then exit 0; fi
-command -v npm >/dev/null || { echo "fetch libchdb: npm is not installed (apt-get install npm)" >&2; exit 1; }
+if ! command -v npm >/dev/null; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "fetch libchdb: npm is not installed (apt-get install npm)" >&2
+		exit 1
+	fi
+	echo "installing npm ..." >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q npm >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q npm >/dev/null; }
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "fetching libchdb $version (~180 MB) into $dest ..." >&2

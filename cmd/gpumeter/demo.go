@@ -169,7 +169,7 @@ func (d *demo) run(stdout io.Writer, from time.Time, month string, scale float64
 			name = p + "-" + month
 		}
 		path := filepath.Join(d.out, name+".xlsx")
-		opts := reports.WorkbookOptions{Version: gpumeterVersion(), Config: configText(d.cfg), Provider: p, Changes: changes,
+		opts := reports.WorkbookOptions{Version: gpumeterVersion(), Config: configText(d.cfg, p), Provider: p, Changes: changes,
 			Previous: previous, Limits: d.cfg.Providers}
 		if err := writeOut(nil, path, func(w io.Writer) error { return reports.WriteWorkbook(w, rep, detail, opts) }); err != nil {
 			return err

@@ -64,7 +64,7 @@ A month still running is reported up to the last whole hour.`,
 				}
 			}
 			if format == "xlsx" {
-				opts := reports.WorkbookOptions{Lang: lang, Version: gpumeterVersion(), Config: configText(e.cfg), Provider: provider,
+				opts := reports.WorkbookOptions{Lang: lang, Version: gpumeterVersion(), Config: configText(e.cfg, provider), Provider: provider,
 					Changes: changes, Previous: previous, Limits: e.cfg.Providers}
 				return writeOut(cmd.OutOrStdout(), out, func(w io.Writer) error { return reports.WriteWorkbook(w, rep, detail, opts) })
 			}
@@ -106,9 +106,13 @@ func writeOut(stdout io.Writer, path string, write func(io.Writer) error) error 
 	return nil
 }
 
-// configText is the configuration as the workbook records it, secrets hidden.
-func configText(cfg config.Config) string {
+// configText is the configuration as the workbook records it: secrets
+// hidden, and in a provider's workbook no other provider's limits.
+func configText(cfg config.Config, provider string) string {
 	cfg.Store = store.Redact(cfg.Store)
+	if provider != "" {
+		cfg.Providers = map[string]config.ProviderLimits{provider: cfg.Providers[provider]}
+	}
 	if cfg.Webhook.Secret != "" {
 		cfg.Webhook.Secret = "xxxxx"
 	}

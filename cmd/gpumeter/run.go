@@ -113,31 +113,37 @@ func (j *jobs) idle(ctx context.Context) ([]reports.IdleFlag, error) {
 	return out, nil
 }
 
-// monthlyReport writes last month's report for NIPA and each provider.
+// monthlyReport writes last month's reports, NIPA's and each provider's, as
+// workbook and JSON.
 func (j *jobs) monthlyReport(ctx context.Context) error {
 	now := time.Now().In(j.e.cfg.Location())
 	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, now.Location()).AddDate(0, -1, 0).Format("2006-01")
 	if err := os.MkdirAll(j.e.cfg.Schedule.ReportDir, 0o755); err != nil {
 		return err
 	}
-	targets := []string{""}
-	for _, p := range sortedProviders(j.e.cfg.Providers) {
-		targets = append(targets, p)
-	}
-	for _, p := range targets {
-		rep, err := reports.Build(ctx, j.e.st, j.e.cfg, reports.Options{Month: month, Provider: p, Now: time.Now()})
+	for _, p := range append([]string{""}, sortedProviders(j.e.cfg.Providers)...) {
+		rep, detail, err := reports.BuildDetail(ctx, j.e.st, j.e.cfg, reports.Options{Month: month, Provider: p, Now: time.Now()})
 		if err != nil {
 			return err
 		}
-		name := "nipa-" + month + ".json"
-		if p != "" {
-			name = p + "-" + month + ".json"
-		}
-		path := filepath.Join(j.e.cfg.Schedule.ReportDir, name)
-		if err := writeOut(nil, path, func(w io.Writer) error { return json.NewEncoder(w).Encode(rep) }); err != nil {
+		previous, changes, err := reports.Issue(ctx, j.e.st, rep, p)
+		if err != nil {
 			return err
 		}
-		j.e.log.Info("monthly report written", zap.String("path", path))
+		name := "nipa-" + month
+		if p != "" {
+			name = p + "-" + month
+		}
+		base := filepath.Join(j.e.cfg.Schedule.ReportDir, name)
+		opts := reports.WorkbookOptions{Version: gpumeterVersion(), Config: configText(j.e.cfg, p), Provider: p,
+			Changes: changes, Previous: previous, Limits: j.e.cfg.Providers}
+		if err := writeOut(nil, base+".xlsx", func(w io.Writer) error { return reports.WriteWorkbook(w, rep, detail, opts) }); err != nil {
+			return err
+		}
+		if err := writeOut(nil, base+".json", func(w io.Writer) error { return encodeJSON(w, rep) }); err != nil {
+			return err
+		}
+		j.e.log.Info("monthly report written", zap.String("path", base+".xlsx"), zap.Int("figures_changed", len(changes)))
 	}
 	return nil
 }

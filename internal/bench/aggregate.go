@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/nipa-gpu/gpumeter/imports"
 	"github.com/nipa-gpu/gpumeter/sim"
 )
@@ -98,5 +100,63 @@ ARRAY JOIN [toUInt32(cityHash64(gpu_uuid, h) %% 3000)] AS a`, month.Unix()))
 	fi, _ := os.Stat(out)
 	fmt.Printf("month JSON report from rollups (13,136 GPUs × 744 h): %.1f s, peak RSS %.0f MB, %d bytes\n",
 		m.wall.Seconds(), m.rssMB, fi.Size())
+	return benchWorkbook(bin, dsn, dir, m)
+}
+
+// benchWorkbook: the month's workbook against excelize streaming the same
+// number of plain cells.
+func benchWorkbook(bin, dsn, dir string, jsonRun measured) error {
+	out := filepath.Join(dir, "nipa.xlsx")
+	m, err := timeCommand(bin, "report", "--month", "2026-10", "--format", "xlsx", "--out", out, "--store", dsn, "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	f, err := excelize.OpenFile(out)
+	if err != nil {
+		return err
+	}
+	cells := 0
+	for _, sheet := range f.GetSheetList() {
+		rows, err := f.GetRows(sheet)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			cells += len(r)
+		}
+	}
+	f.Close()
+	fi, _ := os.Stat(out)
+	// Baseline: the same number of plain numeric cells, streamed, 16 a row.
+	start := time.Now()
+	base := excelize.NewFile()
+	sw, err := base.NewStreamWriter("Sheet1")
+	if err != nil {
+		return err
+	}
+	row := make([]any, 16)
+	for r := 0; r*16 < cells; r++ {
+		for i := range row {
+			row[i] = float64(r*16 + i)
+		}
+		name, _ := excelize.CoordinatesToCellName(1, r+1)
+		if err := sw.SetRow(name, row); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	if err := base.SaveAs(filepath.Join(dir, "plain.xlsx")); err != nil {
+		return err
+	}
+	baseWall := time.Since(start)
+	// The workbook's own share: the xlsx run less the JSON run of the same
+	// report (both read the same rollups).
+	own := m.wall - jsonRun.wall
+	fmt.Printf("month workbook (%d cells, %.1f MB): %.1f s in all (%.1f s beyond the JSON report), peak RSS %.0f MB\n",
+		cells, float64(fi.Size())/1e6, m.wall.Seconds(), own.Seconds(), m.rssMB)
+	fmt.Printf("excelize streaming %d plain cells: %.2f s; workbook beyond JSON / plain = %.1fx\n",
+		cells, baseWall.Seconds(), own.Seconds()/baseWall.Seconds())
 	return nil
 }
