@@ -89,18 +89,39 @@ var texts = map[string][2]string{
 	"chart_daily":             {"일별 사용 GPU·시간 (사업자·지분별)", "Daily active GPU-hours by provider and share"},
 }
 
-// definitions explain each figure in plain words, for the definitions sheet.
-var definitions = [][3]string{
-	{"용량", "Capacity", "자산 목록에서 유효한 GPU의 모든 초. 지분(정부/민간)은 그 시점의 자산 행을 따른다. / Every second a GPU is valid in the inventory, under that row's share."},
-	{"수집", "Coverage", "각 샘플은 다음 샘플까지, 최대 max_sample_gap 동안을 대표한다. 어떤 샘플도 대표하지 않는 용량 초는 '데이터 없음'. / A sample stands for the time until the next one, at most max_sample_gap; capacity no sample covers is no_data."},
-	{"사용", "Active", "대표하는 샘플의 활동 지표가 threshold_pct 이상인 초. 지표가 없으면 '데이터 없음'. / A covered second whose activity metric is at least threshold_pct; a missing metric is no_data."},
-	{"분류", "Classes", "할당(공공 과제/사업자 과제/없음) × 사용/유휴, 그리고 데이터 없음. 일곱 분류의 합은 항상 용량과 같다(초 단위). / Allocation (public/provider/none) × active/idle, plus no_data; the seven always sum to capacity, to the second."},
-	{"차용", "Borrowed", "정부 지분 GPU를 사업자 과제가 점유한 시간(사용+유휴). / Provider projects on government GPUs (active + idle)."},
-	{"대여", "Lent", "민간 지분 GPU를 공공 과제가 점유한 시간(사용+유휴). / Public projects on private GPUs (active + idle)."},
-	{"사업자 최대 GPU", "Peak provider GPUs", "월중 한 시간 동안 사업자 과제가 점유한 GPU·초 / 3600 의 최댓값. / The most GPU-seconds / 3600 the provider's projects held in one hour of the month."},
-	{"정산", "Charges", "금액 = 반올림(초 / 3600 × 단가). 차용분은 provider_borrowed 단가. / amount = round_half_up(seconds / 3600 × rate); borrowed time uses the provider_borrowed tariff."},
-	{"유휴 플래그", "Idle flags", "미할당 유휴: 최근 unallocated_hours 동안 할당·사용 없음 → 제공. 할당 유휴: 같은 공공 과제가 allocated_hours 동안 점유, 사용 비율 < allocated_max_active_pct → 회수. 수집률 min_coverage_pct 미만이면 판정 제외. / unallocated_idle → offer; allocated_idle → reclaim; GPUs short of coverage get no flag."},
-	{"시간 표기", "Hours", "모든 계산은 정수 초로 하고, 표시는 GPU·시간 소수 셋째 자리 반올림. / Everything is computed in whole seconds and shown in GPU-hours rounded half up to 3 decimals."},
+// definitions explain each figure in plain words: name and text, Korean
+// and English.
+var definitions = [][4]string{
+	{"용량", "Capacity",
+		"자산 목록에서 유효한 GPU의 모든 초. 지분(정부/민간)은 그 시점의 자산 행을 따른다.",
+		"Every second a GPU is valid in the inventory, under that row's share."},
+	{"수집", "Coverage",
+		"각 샘플은 다음 샘플까지, 최대 max_sample_gap 동안을 대표한다. 어떤 샘플도 대표하지 않는 용량 초는 '데이터 없음'.",
+		"A sample stands for the time until the next one, at most max_sample_gap; capacity no sample covers is no_data."},
+	{"사용", "Active",
+		"대표하는 샘플의 활동 지표가 threshold_pct 이상인 초. 지표가 없으면 '데이터 없음'.",
+		"A covered second whose activity metric is at least threshold_pct; a missing metric is no_data."},
+	{"분류", "Classes",
+		"할당(공공 과제/사업자 과제/없음) × 사용/유휴, 그리고 데이터 없음. 일곱 분류의 합은 항상 용량과 같다(초 단위).",
+		"Allocation (public/provider/none) × active/idle, plus no_data; the seven always sum to capacity, to the second."},
+	{"차용", "Borrowed",
+		"정부 지분 GPU를 사업자 과제가 점유한 시간(사용+유휴).",
+		"Provider projects on government GPUs (active + idle)."},
+	{"대여", "Lent",
+		"민간 지분 GPU를 공공 과제가 점유한 시간(사용+유휴).",
+		"Public projects on private GPUs (active + idle)."},
+	{"사업자 최대 GPU", "Peak provider GPUs",
+		"월중 한 시간 동안 사업자 과제가 점유한 GPU·초",
+		"3600 의 최댓값. / The most GPU-seconds / 3600 the provider's projects held in one hour of the month."},
+	{"정산", "Charges",
+		"금액 = 반올림(초",
+		"3600 × 단가). 차용분은 provider_borrowed 단가. / amount = round_half_up(seconds / 3600 × rate); borrowed time uses the provider_borrowed tariff."},
+	{"유휴 플래그", "Idle flags",
+		"미할당 유휴: 최근 unallocated_hours 동안 할당·사용 없음 → 제공. 할당 유휴: 같은 공공 과제가 allocated_hours 동안 점유, 사용 비율 < allocated_max_active_pct → 회수. 수집률 min_coverage_pct 미만이면 판정 제외.",
+		"unallocated_idle → offer; allocated_idle → reclaim; GPUs short of coverage get no flag."},
+	{"시간 표기", "Hours",
+		"모든 계산은 정수 초로 하고, 표시는 GPU·시간 소수 셋째 자리 반올림.",
+		"Everything is computed in whole seconds and shown in GPU-hours rounded half up to 3 decimals."},
 }
 
 func (w *workbook) t(key string) string {

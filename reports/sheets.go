@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -69,6 +70,9 @@ func (w *workbook) summary() error {
 		for _, c := range p.ChargesKRW {
 			rows = append(rows, []cell{txt(p.Provider), txt(c.Class), txt(c.Model), hrs(c.GPUHours), won(c.KRW), txt(c.BilledTo)})
 		}
+	}
+	if len(rows) == 0 {
+		rows = [][]cell{{txt(w.t("none"))}}
 	}
 	_, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: next})
 	return err
@@ -387,19 +391,32 @@ func (w *workbook) definitions() error {
 	if err != nil {
 		return err
 	}
+	const textWidth = 110
 	var rows [][]cell
+	var lines []int
 	for _, d := range definitions {
-		name := d[0]
+		name, text := d[0], d[2]
 		if w.lang == "en" {
-			name = d[1]
+			name, text = d[1], d[3]
 		}
-		rows = append(rows, []cell{styled(name, "bold"), styled(d[2], "wrap")})
+		rows = append(rows, []cell{styled(name, "bold"), styled(text, "wrap")})
+		lines = append(lines, (displayWidth(text)+textWidth-1)/textWidth)
 	}
 	next, err := w.writeTable(&table{sheet: sheet, title: w.t("sheet.definitions"), header: []string{w.t("item"), w.t("value")}, rows: rows, startAt: 1})
 	if err != nil {
 		return err
 	}
-	w.f.SetColWidth(sheet, "B", "B", 100)
+	if err := w.f.SetColWidth(sheet, "B", "B", textWidth+2); err != nil {
+		return err
+	}
+	// Wrapped cells get the height of their lines: not every spreadsheet
+	// program grows rows to fit when it opens a file.
+	first := next - len(rows) - 2
+	for i, n := range lines {
+		if err := w.f.SetRowHeight(sheet, first+i, float64(max(n, 1))*14); err != nil {
+			return err
+		}
+	}
 	meta := [][]cell{
 		{txt(w.t("month")), txt(w.rep.Month)},
 		{txt("timezone"), txt(w.rep.Timezone)},
@@ -412,13 +429,14 @@ func (w *workbook) definitions() error {
 	if err != nil {
 		return err
 	}
-	if w.o.Config != "" {
-		if err := w.set(sheet, 1, next, styled("config", "bold")); err != nil {
-			return err
-		}
-		if err := w.set(sheet, 2, next, styled(w.o.Config, "wrap")); err != nil {
-			return err
-		}
+	if w.o.Config == "" {
+		return nil
 	}
-	return nil
+	if err := w.set(sheet, 1, next, styled("config", "bold")); err != nil {
+		return err
+	}
+	if err := w.set(sheet, 2, next, styled(w.o.Config, "wrap")); err != nil {
+		return err
+	}
+	return w.f.SetRowHeight(sheet, next, float64(strings.Count(w.o.Config, "\n")+1)*13)
 }

@@ -47,6 +47,9 @@ DIR/demo-store, aggregates, and writes NIPA's workbook DIR/nipa-YYYY-MM.xlsx,
 one provider's workbook and the JSON report, then prints a summary.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("log-level") {
+				g.logLevel = "warn" // the demo shows its own progress
+			}
 			if scale <= 0 || scale > 1 {
 				return usageError{fmt.Errorf("demo: --scale %g must be in (0, 1]", scale)}
 			}
@@ -191,36 +194,49 @@ func (d *demo) run(stdout io.Writer, from time.Time, month string, scale float64
 	return nil
 }
 
-// samples writes the month's samples, showing progress.
+// samples writes the month's samples, showing progress. The simulator makes
+// the next batch while the store writes the last one.
 func (d *demo) samples(fleet *sim.Fleet, from, to time.Time, step time.Duration) error {
 	total := len(fleet.Nodes) * sim.GPUsPerNode * int(to.Sub(from)/step)
 	d.stepf("writing about %d samples", total)
-	batch := make([][]any, 0, 50000)
-	done, last := 0, time.Now()
 	version := uint64(time.Now().UnixNano())
-	flush := func() error {
+	batches := make(chan [][]any, 2)
+	ctx, cancel := context.WithCancel(d.ctx)
+	defer cancel()
+	genErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		batch := make([][]any, 0, 50000)
+		err := fleet.EachSample(from, to, step, func(s gpumeter.Sample) error {
+			batch = append(batch, store.SampleRow(s, version))
+			if len(batch) < cap(batch) {
+				return nil
+			}
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			batch = make([][]any, 0, 50000)
+			return nil
+		})
+		if err == nil && len(batch) > 0 {
+			batches <- batch
+		}
+		genErr <- err
+	}()
+	done, last := 0, time.Now()
+	for batch := range batches {
 		if err := d.st.Insert(d.ctx, "samples", store.SampleColumns, batch); err != nil {
-			return err
+			return fmt.Errorf("demo samples: %w", err)
 		}
 		done += len(batch)
-		batch = batch[:0]
-		if time.Since(last) > 2*time.Second {
+		if time.Since(last) > 3*time.Second {
 			last = time.Now()
 			fmt.Fprintf(d.progress, "    %3.0f%%  %d samples\n", 100*float64(done)/float64(total), done)
 		}
-		return nil
 	}
-	err := fleet.EachSample(from, to, step, func(s gpumeter.Sample) error {
-		batch = append(batch, store.SampleRow(s, version))
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return d.ctx.Err()
-	})
-	if err == nil && len(batch) > 0 {
-		err = flush()
-	}
-	if err != nil {
+	if err := <-genErr; err != nil {
 		return fmt.Errorf("demo samples: %w", err)
 	}
 	d.stepf("wrote %d samples (outages leave gaps)", done)
