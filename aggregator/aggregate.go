@@ -233,7 +233,7 @@ func (a *Aggregator) gpusFor(ctx context.Context, ref *reference, A, B int64) ([
 func (a *Aggregator) readSamples(ctx context.Context, gpus []string, from, to int64) (map[string][]point, int, error) {
 	// GPUs come back as their 1-based place in the list: a number per row
 	// instead of a string.
-	list := quoteList(gpus)
+	list := store.QuoteList(gpus)
 	places := make([]string, len(gpus))
 	for i := range gpus {
 		places[i] = strconv.Itoa(i + 1)
@@ -300,7 +300,7 @@ func appendRows(rows [][]any, gpu string, cells map[cellKey]*cell, old []cellKey
 // existingKeys reads the rollup keys with capacity that some GPUs have in [from, to).
 func (a *Aggregator) existingKeys(ctx context.Context, gpus []string, from, to int64) (map[string][]cellKey, error) {
 	q := fmt.Sprintf(`SELECT gpu_uuid, toUInt32(hour), share, project_id FROM gpu_hours FINAL
-WHERE gpu_uuid IN (%s) AND hour >= toDateTime(%d) AND hour < toDateTime(%d) AND capacity > 0`, quoteList(gpus), from, to)
+WHERE gpu_uuid IN (%s) AND hour >= toDateTime(%d) AND hour < toDateTime(%d) AND capacity > 0`, store.QuoteList(gpus), from, to)
 	out := map[string][]cellKey{}
 	err := a.Store.Stream(ctx, q, func(scan func(...any) error) error {
 		var g, share, project string
@@ -317,17 +317,4 @@ WHERE gpu_uuid IN (%s) AND hour >= toDateTime(%d) AND hour < toDateTime(%d) AND 
 	return out, nil
 }
 
-func quoteList(list []string) string {
-	quoted := make([]string, len(list))
-	for i, s := range list {
-		quoted[i] = quote(s)
-	}
-	return strings.Join(quoted, ",")
-}
-
 func ceilHour(t int64) int64 { return floorHour(t + 3599) }
-
-// quote makes a ClickHouse string literal.
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}

@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -244,7 +245,7 @@ func (c Config) Validate() error {
 	}
 	pct("idle.allocated_max_active_pct", c.Idle.AllocatedMaxActivePct)
 	pct("idle.min_coverage_pct", c.Idle.MinCoveragePct)
-	for _, id := range sortedKeys(c.Providers) {
+	for _, id := range slices.Sorted(maps.Keys(c.Providers)) {
 		p := c.Providers[id]
 		field := "providers." + id
 		if !providerID.MatchString(id) {
@@ -355,13 +356,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

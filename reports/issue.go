@@ -27,7 +27,7 @@ func Issue(ctx context.Context, st store.Store, rep *Report, provider string) (p
 	}
 	var prevBody string
 	q := fmt.Sprintf(`SELECT issued_at, body FROM report_issues WHERE month = %s AND provider = %s ORDER BY issued_at DESC LIMIT 1`,
-		quote(rep.Month), quote(provider))
+		store.Quote(rep.Month), store.Quote(provider))
 	err = st.Stream(ctx, q, func(scan func(...any) error) error { return scan(&previous, &prevBody) })
 	if err != nil {
 		return previous, nil, fmt.Errorf("read previous issue: %w", err)

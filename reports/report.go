@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -249,7 +251,7 @@ func build(ctx context.Context, st store.Store, cfg config.Config, o Options, de
 	A, B := from.Unix(), to.Unix()
 	where := ""
 	if o.Provider != "" {
-		where = "provider = " + quote(o.Provider)
+		where = "provider = " + store.Quote(o.Provider)
 	}
 	rows, err := aggregator.Rollups(ctx, st, A, B, where)
 	if err != nil {
@@ -541,7 +543,7 @@ func inputsHash(ctx context.Context, st store.Store, cfg config.Config) (string,
 	}
 	sort.Strings(lines)
 	lines = append(lines, aggregator.ParamsFrom(cfg).String(), fmt.Sprintf("idle %+v", cfg.Idle))
-	for _, p := range sortedKeys(cfg.Providers) {
+	for _, p := range slices.Sorted(maps.Keys(cfg.Providers)) {
 		lines = append(lines, fmt.Sprintf("limits %s %+v", p, cfg.Providers[p]))
 	}
 	for _, t := range cfg.Tariffs {
@@ -549,19 +551,6 @@ func inputsHash(ctx context.Context, st store.Store, cfg config.Config) (string,
 	}
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
 	return hex.EncodeToString(sum[:]), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // IdleFlagJSON is a flag as the JSON contract writes it.
@@ -576,7 +565,7 @@ func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
 func (d *Detail) fill(ctx context.Context, st store.Store, o Options, rows []aggregator.Row, short []string, loc *time.Location) error {
 	where := ""
 	if o.Provider != "" {
-		where = "provider = " + quote(o.Provider)
+		where = "provider = " + store.Quote(o.Provider)
 	}
 	hours, err := aggregator.HourlyClasses(ctx, st, d.From.Unix(), d.To.Unix(), where)
 	if err != nil {

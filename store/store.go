@@ -110,3 +110,17 @@ func Redact(dsn string) string {
 	}
 	return dsn
 }
+
+// Quote makes a ClickHouse string literal.
+func Quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// QuoteList makes a comma-separated list of string literals.
+func QuoteList(list []string) string {
+	quoted := make([]string, len(list))
+	for i, s := range list {
+		quoted[i] = Quote(s)
+	}
+	return strings.Join(quoted, ",")
+}

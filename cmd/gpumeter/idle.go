@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -38,7 +39,7 @@ POSTed, signed with HMAC-SHA256 of the body in the X-Gpumeter-Signature header.`
 				return err
 			}
 			defer e.close()
-			flags, err := idleFlags(cmd, e, t)
+			flags, err := idleFlags(cmd.Context(), e, t)
 			if err != nil {
 				return err
 			}
@@ -66,12 +67,12 @@ POSTed, signed with HMAC-SHA256 of the body in the X-Gpumeter-Signature header.`
 }
 
 // idleFlags brings the rollups up to date for the look-back and evaluates.
-func idleFlags(cmd *cobra.Command, e *env, t time.Time) ([]reports.IdleFlag, error) {
+func idleFlags(ctx context.Context, e *env, t time.Time) ([]reports.IdleFlag, error) {
 	agg := &aggregator.Aggregator{Store: e.st, Params: aggregator.ParamsFrom(e.cfg), Log: e.log}
-	if _, err := agg.Update(cmd.Context(), time.Now(), [2]time.Time{t.Add(-35 * 24 * time.Hour), t}); err != nil {
+	if _, err := agg.Update(ctx, time.Now(), [2]time.Time{t.Add(-35 * 24 * time.Hour), t}); err != nil {
 		return nil, err
 	}
-	flags, _, err := aggregator.Idle(cmd.Context(), e.st, agg.Params, e.cfg.Idle, t)
+	flags, _, err := aggregator.Idle(ctx, e.st, agg.Params, e.cfg.Idle, t)
 	if err != nil {
 		return nil, err
 	}

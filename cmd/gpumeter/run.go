@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -97,20 +98,7 @@ func (j *jobs) idleScan(ctx context.Context) error {
 }
 
 func (j *jobs) idle(ctx context.Context) ([]reports.IdleFlag, error) {
-	now := time.Now()
-	agg := &aggregator.Aggregator{Store: j.e.st, Params: aggregator.ParamsFrom(j.e.cfg), Log: j.e.log}
-	if _, err := agg.Update(ctx, now, [2]time.Time{now.Add(-35 * 24 * time.Hour), now}); err != nil {
-		return nil, err
-	}
-	flags, _, err := aggregator.Idle(ctx, j.e.st, agg.Params, j.e.cfg.Idle, now)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]reports.IdleFlag, len(flags))
-	for i, f := range flags {
-		out[i] = reports.IdleFlagJSON(f)
-	}
-	return out, nil
+	return idleFlags(ctx, j.e, time.Now())
 }
 
 // monthlyReport writes last month's reports, NIPA's and each provider's, as
@@ -121,7 +109,7 @@ func (j *jobs) monthlyReport(ctx context.Context) error {
 	if err := os.MkdirAll(j.e.cfg.Schedule.ReportDir, 0o755); err != nil {
 		return err
 	}
-	for _, p := range append([]string{""}, sortedProviders(j.e.cfg.Providers)...) {
+	for _, p := range append([]string{""}, slices.Sorted(maps.Keys(j.e.cfg.Providers))...) {
 		rep, detail, err := reports.BuildDetail(ctx, j.e.st, j.e.cfg, reports.Options{Month: month, Provider: p, Now: time.Now()})
 		if err != nil {
 			return err
@@ -240,13 +228,4 @@ func respond(w http.ResponseWriter, v any, err error) {
 		return
 	}
 	json.NewEncoder(w).Encode(v)
-}
-
-func sortedProviders[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
