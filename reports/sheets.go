@@ -435,8 +435,11 @@ func (w *workbook) definitions() error {
 	if err := w.set(sheet, 1, next, styled("config", "bold")); err != nil {
 		return err
 	}
-	if err := w.set(sheet, 2, next, styled(w.o.Config, "wrap")); err != nil {
-		return err
+	// One line of YAML a row: a whole file in one cell outgrows a row's height.
+	for i, line := range strings.Split(strings.TrimRight(w.o.Config, "\n"), "\n") {
+		if err := w.set(sheet, 2, next+i, txt(line)); err != nil {
+			return err
+		}
 	}
-	return w.f.SetRowHeight(sheet, next, float64(strings.Count(w.o.Config, "\n")+1)*13)
+	return nil
 }

@@ -46,7 +46,8 @@ func TestWorkbookReadsBackAsTheJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			var buf bytes.Buffer
-			if err := reports.WriteWorkbook(&buf, rep, d, reports.WorkbookOptions{Lang: lang, Version: "test", Limits: cfg.Providers}); err != nil {
+			config := strings.Repeat("a: line\n", 200) // longer than any one row may be tall
+			if err := reports.WriteWorkbook(&buf, rep, d, reports.WorkbookOptions{Lang: lang, Version: "test", Config: config, Limits: cfg.Providers}); err != nil {
 				t.Fatal(err)
 			}
 			f, err := excelize.OpenReader(&buf)
