@@ -411,7 +411,7 @@ func (w *workbook) definitions() error {
 	}
 	// Wrapped cells get the height of their lines: not every spreadsheet
 	// program grows rows to fit when it opens a file.
-	first := next - len(rows) - 2
+	first := next - len(rows) - 1 // writeTable leaves one blank row after the last
 	for i, n := range lines {
 		if err := w.f.SetRowHeight(sheet, first+i, float64(max(n, 1))*14); err != nil {
 			return err

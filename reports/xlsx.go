@@ -81,7 +81,7 @@ func (w *workbook) styles() error {
 		"int":    {Font: base, NumFmt: 3}, // #,##0
 		"krw":    {Font: base, CustomNumFmt: ptr(`"₩"#,##0`)},
 		"pct":    {Font: base, NumFmt: 10}, // 0.00%
-		"bold":   {Font: &excelize.Font{Family: font, Size: 10, Bold: true}},
+		"bold":   {Font: &excelize.Font{Family: font, Size: 10, Bold: true}, Alignment: &excelize.Alignment{Vertical: "top"}},
 		"boldh":  {Font: &excelize.Font{Family: font, Size: 10, Bold: true}, CustomNumFmt: ptr("#,##0.000")},
 		"boldk":  {Font: &excelize.Font{Family: font, Size: 10, Bold: true}, CustomNumFmt: ptr(`"₩"#,##0`)},
 		"wrap":   {Font: base, Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}},

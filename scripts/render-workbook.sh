@@ -7,7 +7,7 @@
 set -euo pipefail
 xlsx=${1:?usage: render-workbook.sh FILE.xlsx [OUTDIR]}
 out=${2:-$(dirname "$xlsx")/render}
-if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! fc-list | grep -qi nanum; then
+if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! fc-list 2>/dev/null | grep -i nanum >/dev/null; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "render: needs libreoffice-calc-nogui fonts-nanum poppler-utils (apt-get install them)" >&2
 		exit 1
