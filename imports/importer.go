@@ -95,7 +95,7 @@ func (im *Importer) commit(ctx context.Context, r Result) error {
 // earlier import of the same bytes: then importing it again changes nothing.
 func (im *Importer) unchanged(ctx context.Context, kind, sha string, keyColumn string, keys int) (bool, error) {
 	q := fmt.Sprintf(`SELECT count(DISTINCT %s) FROM %s_current
-WHERE batch_id IN (SELECT batch_id FROM imports WHERE kind = '%s' AND sha256 = '%s')`, keyColumn, kind, kind, sha)
+WHERE batch_id GLOBAL IN (SELECT batch_id FROM imports WHERE kind = '%s' AND sha256 = '%s')`, keyColumn, kind, kind, sha)
 	rows, err := im.Store.Query(ctx, q)
 	if err != nil {
 		return false, fmt.Errorf("read current %s: %w", kind, err)

@@ -513,7 +513,7 @@ GROUP BY provider, share`, B, A)
 
 func unregistered(ctx context.Context, st store.Store, A, B int64) (int, error) {
 	q := fmt.Sprintf(`SELECT toUInt64(uniqExact(gpu_uuid)) FROM samples
-WHERE ts >= toDateTime(%d) AND ts < toDateTime(%d) AND gpu_uuid NOT IN (SELECT gpu_uuid FROM inventory_current)`, A, B)
+WHERE ts >= toDateTime(%d) AND ts < toDateTime(%d) AND gpu_uuid GLOBAL NOT IN (SELECT gpu_uuid FROM inventory_current)`, A, B)
 	var n uint64
 	err := st.Stream(ctx, q, func(scan func(...any) error) error { return scan(&n) })
 	if err != nil {
@@ -528,7 +528,7 @@ WHERE ts >= toDateTime(%d) AND ts < toDateTime(%d) AND gpu_uuid NOT IN (SELECT g
 func inputsHash(ctx context.Context, st store.Store, cfg config.Config) (string, error) {
 	var lines []string
 	for _, kind := range []string{"inventory", "projects", "allocations"} {
-		q := fmt.Sprintf(`SELECT DISTINCT sha256 FROM imports WHERE kind = '%s' AND batch_id IN (SELECT DISTINCT batch_id FROM %s_current)`, kind, kind)
+		q := fmt.Sprintf(`SELECT DISTINCT sha256 FROM imports WHERE kind = '%s' AND batch_id GLOBAL IN (SELECT DISTINCT batch_id FROM %s_current)`, kind, kind)
 		err := st.Stream(ctx, q, func(scan func(...any) error) error {
 			var sha string
 			if err := scan(&sha); err != nil {

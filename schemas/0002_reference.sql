@@ -40,26 +40,26 @@ CREATE TABLE IF NOT EXISTS {{table "allocations"}}{{onCluster}} (
 ORDER BY (allocation_id, batch_id);
 {{distributed "allocations" "cityHash64(allocation_id)"}}
 
-CREATE VIEW IF NOT EXISTS inventory_current{{onCluster}} AS
+CREATE VIEW IF NOT EXISTS {{ref "inventory_current"}}{{onCluster}} AS
 SELECT gpu_uuid, provider, site, node, gpu_index, model, share, valid_from, valid_to, batch_id
-FROM inventory
+FROM {{ref "inventory"}}
 WHERE (gpu_uuid, batch_id) {{in}} (
-    SELECT gpu_uuid, max(batch_id) FROM inventory
-    WHERE batch_id {{in}} (SELECT batch_id FROM imports WHERE kind = 'inventory')
+    SELECT gpu_uuid, max(batch_id) FROM {{ref "inventory"}}
+    WHERE batch_id {{in}} (SELECT batch_id FROM {{ref "imports"}} WHERE kind = 'inventory')
     GROUP BY gpu_uuid);
 
-CREATE VIEW IF NOT EXISTS projects_current{{onCluster}} AS
+CREATE VIEW IF NOT EXISTS {{ref "projects_current"}}{{onCluster}} AS
 SELECT project_id, name, kind, provider, namespace, batch_id
-FROM projects
+FROM {{ref "projects"}}
 WHERE (project_id, batch_id) {{in}} (
-    SELECT project_id, max(batch_id) FROM projects
-    WHERE batch_id {{in}} (SELECT batch_id FROM imports WHERE kind = 'projects')
+    SELECT project_id, max(batch_id) FROM {{ref "projects"}}
+    WHERE batch_id {{in}} (SELECT batch_id FROM {{ref "imports"}} WHERE kind = 'projects')
     GROUP BY project_id);
 
-CREATE VIEW IF NOT EXISTS allocations_current{{onCluster}} AS
+CREATE VIEW IF NOT EXISTS {{ref "allocations_current"}}{{onCluster}} AS
 SELECT allocation_id, project_id, gpu_uuid, node, start_ts, end_ts, batch_id
-FROM allocations
+FROM {{ref "allocations"}}
 WHERE (allocation_id, batch_id) {{in}} (
-    SELECT allocation_id, max(batch_id) FROM allocations
-    WHERE batch_id {{in}} (SELECT batch_id FROM imports WHERE kind = 'allocations')
+    SELECT allocation_id, max(batch_id) FROM {{ref "allocations"}}
+    WHERE batch_id {{in}} (SELECT batch_id FROM {{ref "imports"}} WHERE kind = 'allocations')
     GROUP BY allocation_id);

@@ -102,13 +102,13 @@ func ensureTTL(ctx context.Context, st store.Store, o Options) error {
 	if !d.TTL() {
 		return nil
 	}
-	table := "samples"
-	onCluster := ""
+	name, table, onCluster := "samples", "samples", ""
 	if d.Cluster != "" {
-		table, onCluster = "samples_local", " ON CLUSTER "+d.Cluster
+		name = "samples_local"
+		table, onCluster = d.Database+"."+name, " ON CLUSTER "+d.Cluster
 	}
 	rows, err := st.Query(ctx, fmt.Sprintf(
-		"SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = '%s'", table))
+		"SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = '%s'", name))
 	if err != nil {
 		return fmt.Errorf("migrate: read samples TTL: %w", err)
 	}

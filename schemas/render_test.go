@@ -64,12 +64,13 @@ func TestRenderOldServerDropsOnlyWhatItLacks(t *testing.T) {
 func TestRenderCluster(t *testing.T) {
 	sql := renderAll(t, store.Dialect{Version: store.Version{Major: 24, Minor: 8}, Database: "metering", Cluster: "gpu"})
 	for _, want := range []string{
-		"CREATE TABLE IF NOT EXISTS samples_local ON CLUSTER gpu (",
+		"CREATE TABLE IF NOT EXISTS metering.samples_local ON CLUSTER gpu (",
 		"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/metering/samples', '{replica}', version)",
-		"CREATE TABLE IF NOT EXISTS samples ON CLUSTER gpu AS samples_local\nENGINE = Distributed(gpu, metering, samples_local, cityHash64(gpu_uuid))",
+		"CREATE TABLE IF NOT EXISTS metering.samples ON CLUSTER gpu AS metering.samples_local\nENGINE = Distributed(gpu, metering, samples_local, cityHash64(gpu_uuid))",
 		"ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/metering/inventory', '{replica}')",
-		"CREATE VIEW IF NOT EXISTS inventory_current ON CLUSTER gpu AS",
-		"WHERE (gpu_uuid, batch_id) GLOBAL IN (",
+		"CREATE VIEW IF NOT EXISTS metering.inventory_current ON CLUSTER gpu AS",
+		"FROM metering.inventory\nWHERE (gpu_uuid, batch_id) GLOBAL IN (",
+		"(SELECT batch_id FROM metering.imports WHERE kind = 'inventory')",
 		"TTL ts + toIntervalDay(400)",
 	} {
 		if !strings.Contains(sql, want) {

@@ -69,9 +69,18 @@ func All() ([]Migration, error) {
 // Render turns a migration into the statements to run on an engine.
 func Render(src string, d store.Dialect, o Options) ([]string, error) {
 	funcs := template.FuncMap{
+		// table names where a table's rows are stored; ref names a table to
+		// read. ON CLUSTER statements run on every node in its own default
+		// database, so on a cluster both are qualified with the database.
 		"table": func(name string) string {
 			if d.Cluster != "" {
-				return name + "_local"
+				return d.Database + "." + name + "_local"
+			}
+			return name
+		},
+		"ref": func(name string) string {
+			if d.Cluster != "" {
+				return d.Database + "." + name
 			}
 			return name
 		},
@@ -111,8 +120,8 @@ func Render(src string, d store.Dialect, o Options) ([]string, error) {
 			if d.Cluster == "" {
 				return ""
 			}
-			return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s ON CLUSTER %s AS %s_local\nENGINE = Distributed(%s, %s, %s_local, %s);",
-				table, d.Cluster, table, d.Cluster, d.Database, table, shardKey)
+			return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s ON CLUSTER %s AS %s.%s_local\nENGINE = Distributed(%s, %s, %s_local, %s);",
+				d.Database, table, d.Cluster, d.Database, table, d.Cluster, d.Database, table, shardKey)
 		},
 		// Subqueries over Distributed tables must be GLOBAL on a cluster.
 		"in": func() string {

@@ -205,9 +205,15 @@ func (s *Store) Insert(ctx context.Context, table string, columns []string, rows
 
 func (s *Store) Close() error { return s.conn.Close() }
 
+// wrap names the server in an error and keeps it to one line: older servers
+// send their stack trace along with the message.
 func (s *Store) wrap(err error) error {
 	if err == nil {
 		return nil
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") {
+		first, _, _ := strings.Cut(msg, "\n")
+		err = fmt.Errorf("%s", strings.TrimSuffix(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(first), "Stack trace:")), "."))
 	}
 	return fmt.Errorf("ClickHouse at %s: %w", s.addr, err)
 }
