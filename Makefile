@@ -21,9 +21,11 @@ libchdb:
 	@if [ "$(CHDB_LIB_PATH)" != "$(LIBCHDB)" ]; then test -f "$(CHDB_LIB_PATH)" || { echo "CHDB_LIB_PATH=$(CHDB_LIB_PATH) does not exist" >&2; exit 1; }; \
 	else scripts/fetch-libchdb.sh $(LIBCHDB_VERSION) $(LIBCHDB_DIR); fi
 
-## clickhouse-server: install Debian's clickhouse-server where this user may
+## clickhouse-server: install Debian's clickhouse-server and zookeeper (for the
+## cluster test) where this user may
 clickhouse-server:
 	@scripts/clickhouse-server.sh install
+	@scripts/zookeeper.sh install
 
 ## test: the whole suite, on the embedded engine and a private clickhouse-server
 test: libchdb clickhouse-server

@@ -55,6 +55,16 @@ type Server struct {
 // NewServer starts a private clickhouse-server on a free port; a test may
 // stop and start it again.
 func NewServer() (*Server, error) {
+	port, err := freePortRange()
+	if err != nil {
+		return nil, err
+	}
+	return newServer(port, "")
+}
+
+// newServer starts a server on port with extra configuration (XML merged
+// from config.d).
+func newServer(port int, extra string) (*Server, error) {
 	script, err := repoFile("scripts/clickhouse-server.sh")
 	if err != nil {
 		return nil, err
@@ -66,9 +76,13 @@ func NewServer() (*Server, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := freePortRange()
-	if err != nil {
-		return nil, err
+	if extra != "" {
+		if err := os.MkdirAll(filepath.Join(dir, "config.d"), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "config.d", "extra.xml"), []byte(extra), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	srv := &Server{script: script, dir: dir, port: port}
 	if err := srv.Start(); err != nil {
@@ -76,6 +90,99 @@ func NewServer() (*Server, error) {
 		return nil, err
 	}
 	return srv, nil
+}
+
+// Cluster is a real replicated cluster for tests: ZooKeeper and two
+// clickhouse-servers, each a shard, named "gm".
+type Cluster struct {
+	// DSN is a database of the cluster on the first server, with cluster=gm.
+	DSN     string
+	zk      string
+	servers []*Server
+}
+
+// NewCluster starts ZooKeeper and two servers and creates a database on both.
+func NewCluster() (*Cluster, error) {
+	zkScript, err := repoFile("scripts/zookeeper.sh")
+	if err != nil {
+		return nil, err
+	}
+	zkDir, err := os.MkdirTemp("", "gpumeter-zk-")
+	if err != nil {
+		return nil, err
+	}
+	zkPort, err := freePortRange()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{zk: zkDir}
+	if out, err := exec.Command(zkScript, "start", zkDir, fmt.Sprint(zkPort)).CombinedOutput(); err != nil {
+		c.Remove()
+		return nil, fmt.Errorf("start zookeeper: %v: %s", err, out)
+	}
+	var ports []int
+	for len(ports) < 2 {
+		p, err := freePortRange()
+		if err != nil {
+			c.Remove()
+			return nil, err
+		}
+		if len(ports) == 0 || p > ports[0]+2 || p+2 < ports[0] {
+			ports = append(ports, p)
+		}
+	}
+	for i, port := range ports {
+		extra := fmt.Sprintf(`<yandex>
+ <zookeeper><node><host>127.0.0.1</host><port>%d</port></node></zookeeper>
+ <remote_servers><gm>
+  <shard><internal_replication>true</internal_replication><replica><host>127.0.0.1</host><port>%d</port></replica></shard>
+  <shard><internal_replication>true</internal_replication><replica><host>127.0.0.1</host><port>%d</port></replica></shard>
+ </gm></remote_servers>
+ <macros><shard>0%d</shard><replica>r%d</replica></macros>
+ <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+</yandex>`, zkPort, ports[0], ports[1], i+1, i+1)
+		srv, err := newServer(port, extra)
+		if err != nil {
+			c.Remove()
+			return nil, err
+		}
+		c.servers = append(c.servers, srv)
+	}
+	ctx := context.Background()
+	admin, err := store.Open(ctx, c.servers[0].DSN)
+	if err != nil {
+		c.Remove()
+		return nil, err
+	}
+	defer admin.Close()
+	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS metering ON CLUSTER gm"); err != nil {
+		c.Remove()
+		return nil, err
+	}
+	dsn := c.servers[0].DSN
+	c.DSN = dsn[:strings.LastIndex(dsn, "/")+1] + "metering?cluster=gm"
+	return c, nil
+}
+
+// ServerDSNs are the cluster database on each server alone, to see what a
+// shard holds.
+func (c *Cluster) ServerDSNs() []string {
+	var out []string
+	for _, s := range c.servers {
+		out = append(out, s.DSN[:strings.LastIndex(s.DSN, "/")+1]+"metering")
+	}
+	return out
+}
+
+// Remove stops the cluster and deletes its data.
+func (c *Cluster) Remove() {
+	for _, s := range c.servers {
+		s.Remove()
+	}
+	if zk, err := repoFile("scripts/zookeeper.sh"); err == nil {
+		exec.Command(zk, "stop", c.zk).Run()
+	}
+	os.RemoveAll(c.zk)
 }
 
 // Start starts the server (again) on its port and data.
