@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/nipa-gpu/gpumeter"
@@ -275,9 +273,4 @@ func (a *Aggregator) eachCells(ctx context.Context, ref *reference, gpus []strin
 		}
 	}
 	return total, nil
-}
-
-// String describes a flag for logs.
-func (f Flag) String() string {
-	return fmt.Sprintf("%s %s %s since %s", f.Kind, f.GPU, strings.TrimSpace(f.Project), f.Since.Format(time.RFC3339))
 }
