@@ -65,6 +65,27 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 }
 
+// Once scrapes every source one time, now, writes the samples and returns.
+func (c *Collector) Once(ctx context.Context) error {
+	c.inflight = map[string]bool{}
+	sem := make(chan struct{}, c.Concurrency)
+	var wg sync.WaitGroup
+	c.Writer.Start()
+	ts := time.Now().Truncate(time.Second)
+	for _, src := range c.sources() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c.scrape(ctx, src, ts)
+		}()
+	}
+	wg.Wait()
+	c.Writer.Close()
+	return nil
+}
+
 func (c *Collector) sources() []Source {
 	urls, err := c.Targets.Current()
 	if err != nil {

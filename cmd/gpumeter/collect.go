@@ -150,15 +150,7 @@ func runCollectorWith(ctx context.Context, e *env, once bool, reg *prometheus.Re
 		e.log.Info("self-metrics", zap.String("url", "http://"+ln.Addr().String()+"/metrics"))
 	}
 	if once {
-		// One round: start just before a tick so exactly one scrape runs.
-		ctx2, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go func() {
-			next := time.Now().Truncate(c.Interval).Add(c.Interval)
-			time.Sleep(time.Until(next) + c.Timeout)
-			cancel()
-		}()
-		ctx = ctx2
+		return c.Once(ctx)
 	}
 	e.log.Info("collecting", zap.Duration("interval", c.Interval), zap.Int("concurrency", c.Concurrency), zap.Stringer("writer", c.Writer))
 	return c.Run(ctx)

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/nipa-gpu/gpumeter/internal/storetest"
 )
 
 // collect --once --print on a node with MIG, time-slicing and sentinels: one
@@ -52,5 +54,31 @@ func TestCollectOncePrint(t *testing.T) {
 	}
 	if out.Len() != 0 || strings.Count(strings.TrimSpace(errOut.String()), "\n") != 0 || !strings.Contains(errOut.String(), "refused") {
 		t.Fatalf("dead target: stdout %q stderr %q", out.String(), errOut.String())
+	}
+}
+
+// collect --once stores one scrape of every target and returns.
+func TestCollectOnceStores(t *testing.T) {
+	body, err := os.ReadFile("../../testdata/collector/mixed-node/metrics.prom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+	dsn := storetest.Backends()[0].DSN(t)
+	cfg := t.TempDir() + "/c.yaml"
+	os.WriteFile(cfg, []byte("collector: {spool_dir: "+t.TempDir()+", listen: \"\"}\n"), 0o644)
+	var out, errOut bytes.Buffer
+	if code := runWith(context.Background(), []string{"collect", "--once", "--target", srv.URL + "/metrics", "--config", cfg, "--store", dsn, "--log-level", "error"}, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	st := storetest.Open(t, dsn)
+	rows, err := st.Query(context.Background(), "SELECT count() FROM samples FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if !rows.Next() || rows.Scan(&n) != nil || n != 4 {
+		t.Fatalf("%d samples stored, want 4 (one per GPU)", n)
 	}
 }
