@@ -61,6 +61,8 @@ type Aggregator struct {
 	// ChunkGPUs bounds the samples held at once: GPUs read per query, one
 	// day at a time (256 GPUs × a day at 15 s ≈ 1.5M samples).
 	ChunkGPUs int
+	// Progress, if set, hears after each day of a recomputation.
+	Progress func(day, days int)
 }
 
 // Stats says what a run did.
@@ -169,7 +171,8 @@ func (a *Aggregator) Recompute(ctx context.Context, from, to time.Time) (Stats, 
 		rows = rows[:0]
 		return nil
 	}
-	for day := A; day < B; day += 86400 {
+	days := int((B - A + 86399) / 86400)
+	for day, nth := A, 1; day < B; day, nth = day+86400, nth+1 {
 		dayEnd := min(day+86400, B)
 		n, err := a.eachCells(ctx, ref, gpus, day, dayEnd, func(part []string, cells map[string]map[cellKey]*cell) error {
 			old, err := a.existingKeys(ctx, part, day, dayEnd)
@@ -188,6 +191,9 @@ func (a *Aggregator) Recompute(ctx context.Context, from, to time.Time) (Stats, 
 			return stats, err
 		}
 		stats.Samples += n
+		if a.Progress != nil {
+			a.Progress(nth, days)
+		}
 	}
 	if err := flush(); err != nil {
 		return stats, err

@@ -151,7 +151,14 @@ func (d *demo) run(stdout io.Writer, from time.Time, month string, scale float64
 		return err
 	}
 	d.stepf("aggregating every GPU-second of the month")
-	agg := &aggregator.Aggregator{Store: d.st, Params: aggregator.ParamsFrom(d.cfg), Log: d.log}
+	last := time.Now()
+	agg := &aggregator.Aggregator{Store: d.st, Params: aggregator.ParamsFrom(d.cfg), Log: d.log,
+		Progress: func(day, days int) {
+			if time.Since(last) > 3*time.Second || day == days {
+				last = time.Now()
+				fmt.Fprintf(d.progress, "    day %d of %d\n", day, days)
+			}
+		}}
 	if _, err := agg.Recompute(d.ctx, from, to); err != nil {
 		return err
 	}
