@@ -6,8 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -90,6 +93,27 @@ func TestLimitsTable(t *testing.T) {
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("limits output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// The monthly job writes last month's workbook and JSON for NIPA and for
+// each provider.
+func TestMonthlyReportJob(t *testing.T) {
+	st := storetest.Open(t, storetest.Backends()[0].DSN(t))
+	cfg := config.Default()
+	cfg.Schedule.ReportDir = t.TempDir()
+	j := &jobs{e: &env{cfg: cfg, log: zap.NewNop(), st: st}}
+	if err := j.monthlyReport(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().In(cfg.Location())
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, now.Location()).AddDate(0, -1, 0).Format("2006-01")
+	for _, name := range []string{"nipa", "kakao", "naver", "nhn"} {
+		for _, ext := range []string{".xlsx", ".json"} {
+			if _, err := os.Stat(filepath.Join(cfg.Schedule.ReportDir, name+"-"+month+ext)); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 }
