@@ -1,8 +1,11 @@
 package aggregator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -281,19 +284,8 @@ func appendRows(rows [][]any, gpu string, cells map[cellKey]*cell, old []cellKey
 				uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), version})
 		}
 	}
-	keys := make([]cellKey, 0, len(cells))
-	for k := range cells {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.hour != b.hour {
-			return a.hour < b.hour
-		}
-		if a.share != b.share {
-			return a.share < b.share
-		}
-		return a.project < b.project
+	keys := slices.SortedFunc(maps.Keys(cells), func(a, b cellKey) int {
+		return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.share, b.share), cmp.Compare(a.project, b.project))
 	})
 	for _, k := range keys {
 		c := cells[k]

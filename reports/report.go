@@ -3,6 +3,7 @@
 package reports
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -582,15 +583,8 @@ func (d *Detail) fill(ctx context.Context, st store.Store, o Options, rows []agg
 		}
 		daily[k].Add(aggregator.Row{Kind: h.Kind, Capacity: h.Capacity, Active: h.Active, Idle: h.Idle, NoData: h.NoData})
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.day != b.day {
-			return a.day < b.day
-		}
-		if a.provider != b.provider {
-			return a.provider < b.provider
-		}
-		return a.share < b.share
+	slices.SortFunc(keys, func(a, b dayKey) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.provider, b.provider), cmp.Compare(a.share, b.share))
 	})
 	for _, k := range keys {
 		d.Daily = append(d.Daily, DailyRow{Day: k.day, Provider: k.provider, Share: k.share, Seconds: *daily[k]})
