@@ -16,6 +16,8 @@ import (
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
+func TestMain(m *testing.M) { storetest.Main(m) }
+
 var day0 = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
 // randomFleet writes a random fleet's inputs: GPUs with re-designations and
@@ -80,7 +82,7 @@ func randomFleet(t *testing.T, seed int64, end time.Time) (string, map[string]in
 	for _, p := range providers {
 		projects += fmt.Sprintf("%s-pub,pub,public,%s,\n%s-own,own,provider,%s,\n", p, p, p, p)
 	}
-	dir := writeFiles(t, map[string]string{
+	dir := storetest.WriteFiles(t, map[string]string{
 		"inventory.csv":   strings.Join(inv, "\n") + "\n",
 		"projects.csv":    projects,
 		"allocations.csv": strings.Join(alloc, "\n") + "\n",
@@ -104,7 +106,7 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // dump renders rollups so that two backends can be compared.
-func dump(rows []aggregator.Row) string {
+func dump(rows []store.Rollup) string {
 	var lines []string
 	for _, r := range rows {
 		lines = append(lines, fmt.Sprintf("%s %s %s %s %d %d %d %d %d %d", r.GPU, r.Share, r.Project, r.Kind,
@@ -124,12 +126,12 @@ func TestConservationOnRandomFleets(t *testing.T) {
 		results := map[string]string{}
 		storetest.Each(t, func(t *testing.T, st store.Store) {
 			ctx := context.Background()
-			importAll(t, st, dir)
+			storetest.ImportDir(t, st, dir)
 			agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg), ChunkGPUs: 4}
 			if _, err := agg.Update(ctx, end, [2]time.Time{day0, end}); err != nil {
 				t.Fatal(err)
 			}
-			rows, err := aggregator.Rollups(ctx, st, day0.Unix(), end.Unix(), "")
+			rows, err := store.SumRollups(ctx, st, store.RollupFilter{From: day0.Unix(), To: end.Unix()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,24 +160,24 @@ func TestConservationOnRandomFleets(t *testing.T) {
 func TestLateSamplesReopenTheirHours(t *testing.T) {
 	cfg := config.Default()
 	end := day0.Add(24 * time.Hour)
-	dir := writeFiles(t, map[string]string{
+	dir := storetest.WriteFiles(t, map[string]string{
 		"inventory.csv":   "gpu_uuid,provider,site,node,gpu_index,model,share,valid_from,valid_to\nL1,nhn,s,n,0,B200,government,2026-10-01T00:00:00Z,\n",
 		"projects.csv":    "project_id,name,kind,provider,namespace\n",
 		"allocations.csv": "allocation_id,project_id,gpu_uuid,node,start,end\n",
 		"samples.csv": strings.Join(imports.SampleColumns, ",") + "\n2026-10-01T00:00:00Z,L1,h,50,,,,,,,,\n" +
 			"2026-10-01T20:00:00Z,L1,h,50,,,,,,,,\n",
 	})
-	late := writeFiles(t, map[string]string{"samples.csv": strings.Join(imports.SampleColumns, ",") + "\n" +
+	late := storetest.WriteFiles(t, map[string]string{"samples.csv": strings.Join(imports.SampleColumns, ",") + "\n" +
 		"2026-10-01T10:30:00Z,L1,h,80,,,,,,,,\n2026-10-01T10:30:40Z,L1,h,80,,,,,,,,\n"})
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		importAll(t, st, dir)
+		storetest.ImportDir(t, st, dir)
 		agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}
 		if _, err := agg.Update(ctx, end); err != nil {
 			t.Fatal(err)
 		}
 		active := func() int64 {
-			rows, err := aggregator.Rollups(ctx, st, day0.Unix(), end.Unix(), "")
+			rows, err := store.SumRollups(ctx, st, store.RollupFilter{From: day0.Unix(), To: end.Unix()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,51 +4,19 @@
 package aggregator
 
 import (
-	"math"
 	"slices"
 
 	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/store"
 )
-
-// Sample states as the store query gives them.
-const (
-	stateMissing int8 = -1 // the activity metric is missing: no_data
-	stateIdle    int8 = 0
-	stateActive  int8 = 1
-)
-
-// forever stands for an open end.
-const forever = math.MaxInt64
 
 type point struct {
 	t     int64 // unix seconds
-	state int8
-}
-
-type span struct{ from, to int64 } // [from, to), unix seconds
-
-// invSpan is an inventory row of one GPU: capacity under a share.
-type invSpan struct {
-	span
-	share    gpumeter.Share
-	provider string
-	model    string
-	node     string
-}
-
-// holdSpan is the GPU held by one project.
-type holdSpan struct {
-	span
-	project string
-	kind    gpumeter.ProjectKind
+	state int8  // store.State*
 }
 
 // cellKey is one rollup row of a GPU: an hour, a share, a project.
-type cellKey struct {
-	hour    int64
-	share   gpumeter.Share
-	project string
-}
+type cellKey = store.RollupKey
 
 // cell counts seconds; capacity = active + idle + noData always.
 type cell struct {
@@ -65,11 +33,11 @@ type cell struct {
 // its inventory rows and holds, each sorted and non-overlapping. A sample at
 // t covers [t, min(next, t+gap)); each capacity second takes the state of
 // the sample covering it, or no_data.
-func classify(points []point, inv []invSpan, holds []holdSpan, from, to, gap int64) map[cellKey]*cell {
+func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int64) map[cellKey]*cell {
 	cells := map[cellKey]*cell{}
 	// Coverage segments, clipped to the window.
 	type seg struct {
-		span
+		Span
 		state int8
 	}
 	segs := make([]seg, 0, len(points))
@@ -80,7 +48,7 @@ func classify(points []point, inv []invSpan, holds []holdSpan, from, to, gap int
 		}
 		s, e := max(p.t, from), min(end, to)
 		if s < e {
-			segs = append(segs, seg{span{s, e}, p.state})
+			segs = append(segs, seg{Span{s, e}, p.state})
 		}
 	}
 	// Elementary intervals: between any two consecutive boundaries nothing
@@ -88,10 +56,10 @@ func classify(points []point, inv []invSpan, holds []holdSpan, from, to, gap int
 	// boundaries come sorted; the few others are sorted and merged in.
 	other := []int64{from, to}
 	for _, r := range inv {
-		other = append(other, clampInt(r.from, from, to), clampInt(r.to, from, to))
+		other = append(other, clampInt(r.From, from, to), clampInt(r.To, from, to))
 	}
 	for _, h := range holds {
-		other = append(other, clampInt(h.from, from, to), clampInt(h.to, from, to))
+		other = append(other, clampInt(h.From, from, to), clampInt(h.To, from, to))
 	}
 	for h := floorHour(from) + 3600; h < to; h += 3600 {
 		other = append(other, h)
@@ -107,8 +75,8 @@ func classify(points []point, inv []invSpan, holds []holdSpan, from, to, gap int
 		bounds = append(bounds, b)
 	}
 	for _, s := range segs {
-		push(s.from)
-		push(s.to)
+		push(s.From)
+		push(s.To)
 	}
 	bounds = append(bounds, other[oi:]...)
 	si, ii, hi := 0, 0, 0
@@ -117,44 +85,44 @@ func classify(points []point, inv []invSpan, holds []holdSpan, from, to, gap int
 		if a == b || a < from || b > to {
 			continue
 		}
-		for ii < len(inv) && inv[ii].to <= a {
+		for ii < len(inv) && inv[ii].To <= a {
 			ii++
 		}
-		if ii == len(inv) || inv[ii].from > a {
+		if ii == len(inv) || inv[ii].From > a {
 			continue // not capacity
 		}
 		row := inv[ii]
-		for hi < len(holds) && holds[hi].to <= a {
+		for hi < len(holds) && holds[hi].To <= a {
 			hi++
 		}
 		var project string
 		var kind gpumeter.ProjectKind
-		if hi < len(holds) && holds[hi].from <= a {
-			project, kind = holds[hi].project, holds[hi].kind
+		if hi < len(holds) && holds[hi].From <= a {
+			project, kind = holds[hi].Project, holds[hi].Kind
 		}
-		for si < len(segs) && segs[si].to <= a {
+		for si < len(segs) && segs[si].To <= a {
 			si++
 		}
-		state := stateMissing
-		if si < len(segs) && segs[si].from <= a {
+		state := store.StateMissing
+		if si < len(segs) && segs[si].From <= a {
 			state = segs[si].state
 		}
-		key := cellKey{hour: floorHour(a), share: row.share, project: project}
+		key := cellKey{Hour: floorHour(a), Share: row.Share, Project: project}
 		c := cells[key]
 		if c == nil {
-			c = &cell{provider: row.provider, node: row.node, model: row.model, kind: kind}
+			c = &cell{provider: row.Provider, node: row.Node, model: row.Model, kind: kind}
 			cells[key] = c
 		}
 		n := uint32(b - a)
 		c.capacity += n
 		switch state {
-		case stateActive:
+		case store.StateActive:
 			c.active += n
 			if c.activeFrom == 0 || a < c.activeFrom {
 				c.activeFrom = a
 			}
 			c.activeUntil = max(c.activeUntil, b)
-		case stateIdle:
+		case store.StateIdle:
 			c.idle += n
 		default:
 			c.noData += n

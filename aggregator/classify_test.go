@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/store"
 )
 
 const base = int64(1790812800) // 2026-10-01T00:00:00Z, on the hour
 
-func gov(from, to int64) invSpan {
-	return invSpan{span: span{from, to}, share: gpumeter.ShareGovernment, provider: "nhn", model: "B200", node: "n1"}
+func gov(from, to int64) InvSpan {
+	return InvSpan{Span: Span{from, to}, Share: gpumeter.ShareGovernment, Provider: "nhn", Model: "B200", Node: "n1"}
 }
 
 // sums folds cells into class totals, the seven classes of SPEC §5.
@@ -55,9 +56,9 @@ func TestCoverageAndStates(t *testing.T) {
 	//   +300 covers [300, 360) 60 s idle
 	// covered 210 s; the other 3,390 s of the hour are no_data: 3,390 + 60 = 3,450.
 	pts := []point{{base, 1}, {base + 15, 1}, {base + 30, 0}, {base + 200, -1}, {base + 300, 0}}
-	got := classify(pts, []invSpan{gov(base, forever)}, nil, base, base+3600, 60)
+	got := classify(pts, []InvSpan{gov(base, gpumeter.Forever)}, nil, base, base+3600, 60)
 	wantSums(t, got, map[string]int64{"capacity": 3600, "unallocated_active": 30, "unallocated_idle": 120, "no_data": 3450})
-	c := got[cellKey{hour: base, share: gpumeter.ShareGovernment}]
+	c := got[cellKey{Hour: base, Share: gpumeter.ShareGovernment}]
 	if c.activeFrom != base || c.activeUntil != base+30 {
 		t.Fatalf("active from %d until %d", c.activeFrom-base, c.activeUntil-base)
 	}
@@ -71,13 +72,13 @@ func TestAllocationsSplitClasses(t *testing.T) {
 	for s := int64(0); s < 3600; s += 15 {
 		pts = append(pts, point{base + s, 1})
 	}
-	holds := []holdSpan{
-		{span{base, base + 1800}, "p-pub", gpumeter.ProjectPublic},
-		{span{base + 1800, base + 3000}, "p-own", gpumeter.ProjectProvider},
+	holds := []HoldSpan{
+		{Span{base, base + 1800}, "p-pub", gpumeter.ProjectPublic},
+		{Span{base + 1800, base + 3000}, "p-own", gpumeter.ProjectProvider},
 	}
-	got := classify(pts, []invSpan{gov(base, forever)}, holds, base, base+3600, 60)
+	got := classify(pts, []InvSpan{gov(base, gpumeter.Forever)}, holds, base, base+3600, 60)
 	wantSums(t, got, map[string]int64{"capacity": 3600, "public_active": 1800, "provider_active": 1200, "unallocated_active": 600})
-	if got[cellKey{base, gpumeter.ShareGovernment, "p-own"}].active != 1200 {
+	if got[cellKey{Hour: base, Share: gpumeter.ShareGovernment, Project: "p-own"}].active != 1200 {
 		t.Fatal("provider project cell")
 	}
 }
@@ -86,13 +87,13 @@ func TestRedesignationAndDecommission(t *testing.T) {
 	// Private [0, 1000), government [1000, 3000), decommissioned at 3000:
 	// capacity 3,000 s, split 1,000 private and 2,000 government; no samples,
 	// so all of it no_data. The 600 s after 3000 are not capacity at all.
-	inv := []invSpan{
-		{span: span{base, base + 1000}, share: gpumeter.SharePrivate, provider: "nhn", model: "B200", node: "n1"},
+	inv := []InvSpan{
+		{Span: Span{base, base + 1000}, Share: gpumeter.SharePrivate, Provider: "nhn", Model: "B200", Node: "n1"},
 		gov(base+1000, base+3000),
 	}
 	got := classify(nil, inv, nil, base, base+3600, 60)
 	wantSums(t, got, map[string]int64{"capacity": 3000, "no_data": 3000})
-	if got[cellKey{base, gpumeter.SharePrivate, ""}].capacity != 1000 || got[cellKey{base, gpumeter.ShareGovernment, ""}].capacity != 2000 {
+	if got[cellKey{Hour: base, Share: gpumeter.SharePrivate, Project: ""}].capacity != 1000 || got[cellKey{Hour: base, Share: gpumeter.ShareGovernment, Project: ""}].capacity != 2000 {
 		t.Fatal("shares")
 	}
 }
@@ -101,21 +102,21 @@ func TestCoverageCrossesWindowAndHour(t *testing.T) {
 	// A sample 30 s before the window covers its first 30 s; one at +3590
 	// covers [3590, 3650): 10 s in the first hour, 50 s in the second.
 	pts := []point{{base - 30, 1}, {base + 3590, 0}}
-	got := classify(pts, []invSpan{gov(0, forever)}, nil, base, base+7200, 60)
-	h0 := got[cellKey{base, gpumeter.ShareGovernment, ""}]
-	h1 := got[cellKey{base + 3600, gpumeter.ShareGovernment, ""}]
+	got := classify(pts, []InvSpan{gov(0, gpumeter.Forever)}, nil, base, base+7200, 60)
+	h0 := got[cellKey{Hour: base, Share: gpumeter.ShareGovernment, Project: ""}]
+	h1 := got[cellKey{Hour: base + 3600, Share: gpumeter.ShareGovernment, Project: ""}]
 	if h0.active != 30 || h0.idle != 10 || h0.noData != 3560 || h1.idle != 50 || h1.noData != 3550 {
 		t.Fatalf("h0 %+v h1 %+v", *h0, *h1)
 	}
 }
 
 // bruteForce classifies second by second, straight from the definitions.
-func bruteForce(points []point, inv []invSpan, holds []holdSpan, from, to, gap int64) map[cellKey]*cell {
+func bruteForce(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int64) map[cellKey]*cell {
 	cells := map[cellKey]*cell{}
 	for s := from; s < to; s++ {
-		var row *invSpan
+		var row *InvSpan
 		for i := range inv {
-			if inv[i].from <= s && s < inv[i].to {
+			if inv[i].From <= s && s < inv[i].To {
 				row = &inv[i]
 			}
 		}
@@ -125,11 +126,11 @@ func bruteForce(points []point, inv []invSpan, holds []holdSpan, from, to, gap i
 		var project string
 		var kind gpumeter.ProjectKind
 		for _, h := range holds {
-			if h.from <= s && s < h.to {
-				project, kind = h.project, h.kind
+			if h.From <= s && s < h.To {
+				project, kind = h.Project, h.Kind
 			}
 		}
-		state := stateMissing
+		state := store.StateMissing
 		for i, p := range points {
 			end := p.t + gap
 			if i+1 < len(points) && points[i+1].t < end {
@@ -139,16 +140,16 @@ func bruteForce(points []point, inv []invSpan, holds []holdSpan, from, to, gap i
 				state = p.state
 			}
 		}
-		k := cellKey{floorHour(s), row.share, project}
+		k := cellKey{Hour: floorHour(s), Share: row.Share, Project: project}
 		if cells[k] == nil {
 			cells[k] = &cell{kind: kind}
 		}
 		c := cells[k]
 		c.capacity++
 		switch state {
-		case stateActive:
+		case store.StateActive:
 			c.active++
-		case stateIdle:
+		case store.StateIdle:
 			c.idle++
 		default:
 			c.noData++
@@ -159,8 +160,8 @@ func bruteForce(points []point, inv []invSpan, holds []holdSpan, from, to, gap i
 
 // randomScenario is a GPU with re-designations, gaps in validity, holds by
 // public and provider projects, and irregular samples with missing values.
-func randomScenario(r *rand.Rand, from, to int64) ([]point, []invSpan, []holdSpan, int64) {
-	var inv []invSpan
+func randomScenario(r *rand.Rand, from, to int64) ([]point, []InvSpan, []HoldSpan, int64) {
+	var inv []InvSpan
 	for t := from - int64(r.Intn(600)); t < to; {
 		length := int64(1 + r.Intn(3000))
 		share := gpumeter.ShareGovernment
@@ -170,16 +171,16 @@ func randomScenario(r *rand.Rand, from, to int64) ([]point, []invSpan, []holdSpa
 		if r.Intn(4) > 0 {
 			end := t + length
 			if r.Intn(8) == 0 {
-				end = forever
+				end = gpumeter.Forever
 			}
-			inv = append(inv, invSpan{span: span{t, end}, share: share, provider: "p", model: "B200", node: "n"})
-			if end == forever {
+			inv = append(inv, InvSpan{Span: Span{t, end}, Share: share, Provider: "p", Model: "B200", Node: "n"})
+			if end == gpumeter.Forever {
 				break
 			}
 		}
 		t += length + int64(r.Intn(2)*r.Intn(500))
 	}
-	var holds []holdSpan
+	var holds []HoldSpan
 	for t := from - int64(r.Intn(900)); t < to; {
 		length := int64(1 + r.Intn(2000))
 		if r.Intn(3) > 0 {
@@ -187,7 +188,7 @@ func randomScenario(r *rand.Rand, from, to int64) ([]point, []invSpan, []holdSpa
 			if r.Intn(2) == 0 {
 				kind = gpumeter.ProjectProvider
 			}
-			holds = append(holds, holdSpan{span{t, t + length}, fmt.Sprintf("p%d", r.Intn(3)), kind})
+			holds = append(holds, HoldSpan{Span{t, t + length}, fmt.Sprintf("p%d", r.Intn(3)), kind})
 		}
 		t += length + int64(r.Intn(2)*r.Intn(300))
 	}
@@ -226,7 +227,7 @@ func TestClassifyMatchesDefinitionsOnRandomScenarios(t *testing.T) {
 		}
 		var valid int64
 		for _, row := range inv {
-			valid += max(0, min(row.to, to)-max(row.from, from))
+			valid += max(0, min(row.To, to)-max(row.From, from))
 		}
 		if capacity != valid {
 			t.Fatalf("scenario %d: capacity %d, inventory validity %d", i, capacity, valid)

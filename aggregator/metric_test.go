@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
@@ -23,7 +24,7 @@ import (
 //	2       (none)    0.05              (none)
 //	3       4.99      (none)            0.05
 func TestActivityMetric(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := storetest.WriteFiles(t, map[string]string{
 		"inventory.csv":   "gpu_uuid,provider,site,node,gpu_index,model,share,valid_from,valid_to\nM1,nhn,s,n,0,B200,government,2026-10-01T00:00:00Z,2026-10-01T00:04:00Z\n",
 		"projects.csv":    "project_id,name,kind,provider,namespace\n",
 		"allocations.csv": "allocation_id,project_id,gpu_uuid,node,start,end\n",
@@ -38,15 +39,15 @@ func TestActivityMetric(t *testing.T) {
 	//   gpu_util: 0, 80, –, 4.99 → I A N I
 	//   gr_engine_active: 50, 1, 5, – → A I A N
 	//   sm_active: 3, 90, –, 5 → I A N A
-	want := map[string]string{
-		config.MetricAuto:           "180 60 0",
-		config.MetricGPUUtil:        "60 120 60",
-		config.MetricGrEngineActive: "120 60 60",
-		config.MetricSMActive:       "120 60 60",
+	want := map[gpumeter.Metric]string{
+		gpumeter.MetricAuto:           "180 60 0",
+		gpumeter.MetricGPUUtil:        "60 120 60",
+		gpumeter.MetricGrEngineActive: "120 60 60",
+		gpumeter.MetricSMActive:       "120 60 60",
 	}
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		importAll(t, st, dir)
+		storetest.ImportDir(t, st, dir)
 		for metric, w := range want {
 			cfg := config.Default()
 			cfg.Activity.Metric = metric
@@ -54,7 +55,7 @@ func TestActivityMetric(t *testing.T) {
 			if _, err := (&aggregator.Aggregator{Store: st, Params: p}).Recompute(ctx, day0, day0.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			rows, err := aggregator.Rollups(ctx, st, day0.Unix(), day0.Add(time.Hour).Unix(), "")
+			rows, err := store.SumRollups(ctx, st, store.RollupFilter{From: day0.Unix(), To: day0.Add(time.Hour).Unix()})
 			if err != nil || len(rows) != 1 {
 				t.Fatalf("%s: %v %v", metric, rows, err)
 			}

@@ -2,39 +2,13 @@ package aggregator
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter/store"
 )
-
-// run is the state one aggregation leaves: rollups are complete for
-// [from, until), dirty ranges noted up to dirtyUntil are taken into account,
-// and params are the accounting parameters they were made with.
-type run struct {
-	from, until int64
-	dirtyUntil  uint64
-	params      string
-}
-
-func (a *Aggregator) lastRun(ctx context.Context) (run, bool, error) {
-	var r run
-	found := false
-	err := a.Store.Stream(ctx, `SELECT toUInt32(aggregated_from), toUInt32(aggregated_until), dirty_until, params
-FROM aggregate_runs ORDER BY run_id DESC LIMIT 1`, func(scan func(...any) error) error {
-		var f, u uint32
-		if err := scan(&f, &u, &r.dirtyUntil, &r.params); err != nil {
-			return err
-		}
-		r.from, r.until, found = int64(f), int64(u), true
-		return nil
-	})
-	if err != nil {
-		return r, false, fmt.Errorf("read aggregate_runs: %w", err)
-	}
-	return r, found, nil
-}
 
 // Update brings the rollups up to date at now: the whole hours since the last
 // run, the ranges noted dirty since (late samples, changed inputs), and any
@@ -46,28 +20,30 @@ func (a *Aggregator) Update(ctx context.Context, now time.Time, need ...[2]time.
 	// accounting is brought up to.
 	snapshot := uint64(time.Now().UnixNano())
 	upto := floorHour(now.Unix())
-	last, ok, err := a.lastRun(ctx)
+	last, ok, err := store.LastAggregateRun(ctx, a.Store)
 	if err != nil {
 		return total, err
 	}
-	if ok && last.params != a.Params.String() {
+	if ok && last.Params != a.Params.String() {
 		a.log().Warn("accounting parameters changed: recomputing all rollups",
-			zap.String("was", last.params), zap.String("now", a.Params.String()))
-		need = append(need, [2]time.Time{time.Unix(last.from, 0), time.Unix(last.until, 0)})
+			zap.String("was", last.Params), zap.String("now", a.Params.String()))
+		need = append(need, [2]time.Time{time.Unix(last.From, 0), time.Unix(last.Until, 0)})
 		ok = false
 	}
 	var ranges [][2]int64
 	from, until := upto, upto
 	if ok {
-		from, until = last.from, max(last.until, upto)
-		ranges = append(ranges, [2]int64{last.until, upto})
-		dirty, err := a.dirtySince(ctx, last.dirtyUntil, snapshot)
+		from, until = last.From, max(last.Until, upto)
+		ranges = append(ranges, [2]int64{last.Until, upto})
+		dirty, err := store.DirtySince(ctx, a.Store, last.DirtyUntil, snapshot)
 		if err != nil {
 			return total, err
 		}
-		ranges = append(ranges, dirty...)
+		for _, d := range dirty {
+			ranges = append(ranges, [2]int64{floorHour(d[0]), ceilHour(d[1])})
+		}
 	} else {
-		first, err := a.firstSample(ctx)
+		first, err := store.FirstSampleTime(ctx, a.Store)
 		if err != nil {
 			return total, err
 		}
@@ -89,52 +65,10 @@ func (a *Aggregator) Update(ctx context.Context, now time.Time, need ...[2]time.
 		if err != nil {
 			return total, err
 		}
-		total.Hours += st.Hours
-		total.GPUs = max(total.GPUs, st.GPUs)
-		total.Samples += st.Samples
-		total.Rows += st.Rows
+		total.add(st)
 	}
-	row := []any{uint64(time.Now().UnixNano()), time.Unix(from, 0).UTC(), time.Unix(until, 0).UTC(), snapshot, a.Params.String(), time.Now().UTC()}
-	if err := a.Store.Insert(ctx, "aggregate_runs", []string{"run_id", "aggregated_from", "aggregated_until", "dirty_until", "params", "finished_at"}, [][]any{row}); err != nil {
-		return total, fmt.Errorf("record aggregation: %w", err)
-	}
-	return total, nil
-}
-
-func (a *Aggregator) dirtySince(ctx context.Context, after, upto uint64) ([][2]int64, error) {
-	var out [][2]int64
-	q := fmt.Sprintf(`SELECT toUInt32(from_ts), toUInt32(to_ts) FROM dirty_ranges WHERE noted_at > %d AND noted_at <= %d`, after, upto)
-	err := a.Store.Stream(ctx, q, func(scan func(...any) error) error {
-		var f, t uint32
-		if err := scan(&f, &t); err != nil {
-			return err
-		}
-		out = append(out, [2]int64{floorHour(int64(f)), ceilHour(int64(t))})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read dirty_ranges: %w", err)
-	}
-	return out, nil
-}
-
-func (a *Aggregator) firstSample(ctx context.Context) (int64, error) {
-	var first int64
-	err := a.Store.Stream(ctx, "SELECT toUInt32(min(ts)), count() FROM samples", func(scan func(...any) error) error {
-		var t uint32
-		var n uint64
-		if err := scan(&t, &n); err != nil {
-			return err
-		}
-		if n > 0 {
-			first = int64(t)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("read samples: %w", err)
-	}
-	return first, nil
+	err = store.RecordAggregateRun(ctx, a.Store, store.AggregateRun{From: from, Until: until, DirtyUntil: snapshot, Params: a.Params.String()})
+	return total, err
 }
 
 // mergeRanges clips ranges to [lo, hi) and merges those that touch.

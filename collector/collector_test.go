@@ -55,13 +55,7 @@ func newCollector(t *testing.T, st store.Inserter, targets []string, spoolDir st
 func countSamples(t *testing.T, st store.Store, where string) (final, raw int) {
 	t.Helper()
 	for i, q := range []string{"SELECT count() FROM samples FINAL", "SELECT count() FROM samples"} {
-		rows, err := st.Query(context.Background(), q+" WHERE "+where)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows.Next()
-		var n int
-		rows.Scan(&n)
+		n := storetest.Count(t, st, q+" WHERE "+where)
 		if i == 0 {
 			final = n
 		} else {

@@ -151,16 +151,13 @@ func (w *Writer) run() {
 func (w *Writer) insert(batch []gpumeter.Sample) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.WriteTimeout)
 	defer cancel()
-	version := uint64(time.Now().UnixNano())
-	rows := make([][]any, len(batch))
 	newest := batch[0].TS
-	for i, s := range batch {
-		rows[i] = store.SampleRow(s, version)
+	for _, s := range batch {
 		if s.TS.After(newest) {
 			newest = s.TS
 		}
 	}
-	if err := w.Store.Insert(ctx, "samples", store.SampleColumns, rows); err != nil {
+	if err := store.InsertSamples(ctx, w.Store, batch, uint64(time.Now().UnixNano())); err != nil {
 		w.Metrics.WriteErrors.Inc()
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -62,9 +63,9 @@ type Collector struct {
 
 // Activity decides when a covered second is active.
 type Activity struct {
-	Metric       string   `yaml:"metric"`
-	ThresholdPct float64  `yaml:"threshold_pct"`
-	MaxSampleGap Duration `yaml:"max_sample_gap"`
+	Metric       gpumeter.Metric `yaml:"metric"`
+	ThresholdPct float64         `yaml:"threshold_pct"`
+	MaxSampleGap Duration        `yaml:"max_sample_gap"`
 }
 
 // Idle holds the thresholds of the idle flags (SPEC §5).
@@ -84,10 +85,10 @@ type ProviderLimits struct {
 
 // Tariff prices one class of GPU-hours on one model.
 type Tariff struct {
-	Class         string  `yaml:"class"`
-	Model         string  `yaml:"model"`
-	KRWPerGPUHour float64 `yaml:"krw_per_gpu_hour"`
-	BilledTo      string  `yaml:"billed_to"`
+	Class         gpumeter.Class    `yaml:"class"`
+	Model         string            `yaml:"model"`
+	KRWPerGPUHour float64           `yaml:"krw_per_gpu_hour"`
+	BilledTo      gpumeter.BilledTo `yaml:"billed_to"`
 }
 
 // Webhook is where idle flags are POSTed.
@@ -121,28 +122,13 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
-// Activity metrics accepted in activity.metric.
-const (
-	MetricAuto           = "auto"
-	MetricGPUUtil        = "gpu_util"
-	MetricGrEngineActive = "gr_engine_active"
-	MetricSMActive       = "sm_active"
-)
-
-// Classes that a tariff may price (SPEC §5): the seven capacity classes and
-// provider_borrowed.
-var TariffClasses = []string{
-	"public_active", "public_idle", "provider_active", "provider_idle",
-	"unallocated_active", "unallocated_idle", "no_data", "provider_borrowed",
-}
-
 // Default returns the configuration with every default of SPEC §3.5; the
 // provider limits are those of the program's three providers (SPEC §1).
 func Default() Config {
 	return Config{
 		Timezone: "Asia/Seoul",
 		Store:    "chdb://./data",
-		Activity: Activity{Metric: MetricAuto, ThresholdPct: 5, MaxSampleGap: Duration{60 * time.Second}},
+		Activity: Activity{Metric: gpumeter.MetricAuto, ThresholdPct: 5, MaxSampleGap: Duration{60 * time.Second}},
 		Idle:     Idle{UnallocatedHours: 24, AllocatedHours: 72, AllocatedMaxActivePct: 10, MinCoveragePct: 90},
 		Providers: map[string]ProviderLimits{
 			"naver": {PrivateShareGPUs: 760, MaxBorrowHours: 720},
@@ -219,10 +205,8 @@ func (c Config) Validate() error {
 	if !strings.HasPrefix(c.Store, "chdb://") && !strings.HasPrefix(c.Store, "clickhouse://") {
 		bad("store", quote(store.Redact(c.Store)), "must start with chdb:// or clickhouse://")
 	}
-	switch c.Activity.Metric {
-	case MetricAuto, MetricGPUUtil, MetricGrEngineActive, MetricSMActive:
-	default:
-		bad("activity.metric", quote(c.Activity.Metric), "must be auto, gpu_util, gr_engine_active or sm_active")
+	if !c.Activity.Metric.Valid() {
+		bad("activity.metric", quote(string(c.Activity.Metric)), "must be auto, gpu_util, gr_engine_active or sm_active")
 	}
 	pct := func(field string, v float64) {
 		if v < 0 || v > 100 {
@@ -264,8 +248,12 @@ func (c Config) Validate() error {
 	seen := map[[2]string]int{}
 	for i, t := range c.Tariffs {
 		field := fmt.Sprintf("tariffs[%d]", i)
-		if !contains(TariffClasses, t.Class) {
-			bad(field+".class", quote(t.Class), "must be one of "+strings.Join(TariffClasses, ", "))
+		if !slices.Contains(gpumeter.TariffClasses, t.Class) {
+			names := make([]string, len(gpumeter.TariffClasses))
+			for i, c := range gpumeter.TariffClasses {
+				names[i] = string(c)
+			}
+			bad(field+".class", quote(string(t.Class)), "must be one of "+strings.Join(names, ", "))
 		}
 		if t.Model == "" {
 			bad(field+".model", `""`, "must name a GPU model such as H200")
@@ -273,12 +261,12 @@ func (c Config) Validate() error {
 		if t.KRWPerGPUHour < 0 {
 			bad(field+".krw_per_gpu_hour", t.KRWPerGPUHour, "must not be negative")
 		}
-		if t.BilledTo != "provider" && t.BilledTo != "government" && t.BilledTo != "project" {
-			bad(field+".billed_to", quote(t.BilledTo), "must be provider, government or project")
+		if !t.BilledTo.Valid() {
+			bad(field+".billed_to", quote(string(t.BilledTo)), "must be provider, government or project")
 		}
-		key := [2]string{t.Class, t.Model}
+		key := [2]string{string(t.Class), t.Model}
 		if j, dup := seen[key]; dup {
-			bad(field, t.Class+"/"+t.Model, fmt.Sprintf("same class and model as tariffs[%d]", j))
+			bad(field, string(t.Class)+"/"+t.Model, fmt.Sprintf("same class and model as tariffs[%d]", j))
 		}
 		seen[key] = i
 	}

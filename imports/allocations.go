@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/store"
 )
 
 var allocationColumns = []string{"allocation_id", "project_id", "gpu_uuid", "node", "start", "end"}
@@ -25,15 +26,15 @@ func (im *Importer) Allocations(ctx context.Context, path string) (Result, error
 	if err != nil {
 		return Result{Kind: KindAllocations}, err
 	}
-	projects, err := CurrentProjects(ctx, im.Store)
+	projects, err := store.Projects(ctx, im.Store)
 	if err != nil {
 		return Result{Kind: KindAllocations}, err
 	}
-	inventory, err := CurrentInventory(ctx, im.Store)
+	inventory, err := store.Inventory(ctx, im.Store)
 	if err != nil {
 		return Result{Kind: KindAllocations}, err
 	}
-	stored, err := CurrentAllocations(ctx, im.Store)
+	stored, err := store.Allocations(ctx, im.Store)
 	if err != nil {
 		return Result{Kind: KindAllocations}, err
 	}
@@ -41,11 +42,11 @@ func (im *Importer) Allocations(ctx context.Context, path string) (Result, error
 	if err := bad.err(); err != nil {
 		return Result{Kind: KindAllocations}, err
 	}
-	out := make([][]any, len(allocs))
+	out := make([]gpumeter.Allocation, len(allocs))
 	ids := map[string]bool{}
 	var dirty time.Time
 	for i, a := range allocs {
-		out[i] = []any{uint64(0), a.ID, a.ProjectID, a.GPUUUID, a.Node, a.Start, a.End}
+		out[i] = a.Allocation
 		ids[a.ID] = true
 		dirty = earliest(dirty, a.Start)
 	}
@@ -54,8 +55,9 @@ func (im *Importer) Allocations(ctx context.Context, path string) (Result, error
 			dirty = earliest(dirty, a.Start) // the replaced allocation's time changes too
 		}
 	}
-	columns := []string{"batch_id", "allocation_id", "project_id", "gpu_uuid", "node", "start_ts", "end_ts"}
-	return im.writeReference(ctx, KindAllocations, fileName(path), sha, "allocation_id", len(allocs), columns, out, dirty)
+	return im.writeReference(ctx, KindAllocations, fileName(path), sha, len(allocs), len(allocs), dirty, func(batch uint64) error {
+		return store.InsertAllocations(ctx, im.Store, batch, out)
+	})
 }
 
 // readAllocations parses a whole allocations file; it returns the good rows and

@@ -62,59 +62,18 @@ func (im *Importer) log() *zap.Logger {
 	return im.Log
 }
 
-// newBatchID returns an id above every batch in the store: a later import
-// always wins over an earlier one, even if the clock stepped back.
-func (im *Importer) newBatchID(ctx context.Context) (uint64, error) {
-	rows, err := im.Store.Query(ctx, "SELECT max(batch_id) FROM imports")
-	if err != nil {
-		return 0, fmt.Errorf("read imports: %w", err)
-	}
-	var last uint64
-	if rows.Next() {
-		if err := rows.Scan(&last); err != nil {
-			return 0, err
-		}
-	}
-	id := uint64(time.Now().UnixNano())
-	if id <= last {
-		id = last + 1
-	}
-	return id, nil
-}
-
 // commit records the import; its rows count from this moment on.
 func (im *Importer) commit(ctx context.Context, r Result) error {
-	row := []any{r.BatchID, r.Kind, r.File, r.SHA256, uint64(r.Rows), time.Now().UTC()}
-	if err := im.Store.Insert(ctx, "imports", []string{"batch_id", "kind", "file", "sha256", "rows", "imported_at"}, [][]any{row}); err != nil {
-		return fmt.Errorf("commit import of %s: %w", r.File, err)
-	}
-	return nil
-}
-
-// unchanged reports whether every key of a file currently resolves to an
-// earlier import of the same bytes: then importing it again changes nothing.
-func (im *Importer) unchanged(ctx context.Context, kind, sha string, keyColumn string, keys int) (bool, error) {
-	q := fmt.Sprintf(`SELECT count(DISTINCT %s) FROM %s_current
-WHERE batch_id GLOBAL IN (SELECT batch_id FROM imports WHERE kind = '%s' AND sha256 = '%s')`, keyColumn, kind, kind, sha)
-	rows, err := im.Store.Query(ctx, q)
-	if err != nil {
-		return false, fmt.Errorf("read current %s: %w", kind, err)
-	}
-	var n int
-	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return false, err
-		}
-	}
-	return n == keys, nil
+	return store.CommitImport(ctx, im.Store, store.Import{BatchID: r.BatchID, Kind: r.Kind, File: r.File, SHA256: r.SHA256, Rows: r.Rows})
 }
 
 // writeReference stores a validated reference file (inventory, projects,
-// allocations): its rows in one insert, then the commit.
-// dirtyFrom is the earliest time whose accounting the file changes.
-func (im *Importer) writeReference(ctx context.Context, kind, file, sha, keyColumn string, keys int, columns []string, rows [][]any, dirtyFrom time.Time) (Result, error) {
-	res := Result{Kind: kind, File: file, SHA256: sha, Rows: len(rows)}
-	same, err := im.unchanged(ctx, kind, sha, keyColumn, keys)
+// allocations) of rows rows and keys distinct keys: insert writes its rows under the batch
+// id in one insert, then the import is committed. dirtyFrom is the earliest
+// time whose accounting the file changes.
+func (im *Importer) writeReference(ctx context.Context, kind, file, sha string, rows, keys int, dirtyFrom time.Time, insert func(batch uint64) error) (Result, error) {
+	res := Result{Kind: kind, File: file, SHA256: sha, Rows: rows}
+	same, err := store.ImportUnchanged(ctx, im.Store, kind, sha, keys)
 	if err != nil {
 		return res, err
 	}
@@ -123,22 +82,19 @@ func (im *Importer) writeReference(ctx context.Context, kind, file, sha, keyColu
 		im.log().Info("import unchanged", zap.String("kind", kind), zap.String("file", file), zap.String("sha256", sha))
 		return res, nil
 	}
-	if res.BatchID, err = im.newBatchID(ctx); err != nil {
+	if res.BatchID, err = store.NewBatchID(ctx, im.Store); err != nil {
 		return res, err
 	}
-	for _, r := range rows {
-		r[0] = res.BatchID
-	}
-	if err := im.Store.Insert(ctx, kind, columns, rows); err != nil {
+	if err := insert(res.BatchID); err != nil {
 		return res, fmt.Errorf("write %s: %w", file, err)
 	}
 	if err := im.commit(ctx, res); err != nil {
 		return res, err
 	}
-	if err := im.noteDirty(ctx, res, dirtyFrom, store.Forever); err != nil {
+	if err := im.noteDirty(ctx, res, dirtyFrom, time.Time{}); err != nil {
 		return res, err
 	}
-	im.log().Info("imported", zap.String("kind", kind), zap.String("file", file), zap.Int("rows", len(rows)), zap.Uint64("batch", res.BatchID))
+	im.log().Info("imported", zap.String("kind", kind), zap.String("file", file), zap.Int("rows", rows), zap.Uint64("batch", res.BatchID))
 	return res, nil
 }
 

@@ -19,21 +19,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 const fleet = "../testdata/imports/fleet/"
 
-func count(t *testing.T, st store.Store, query string) int {
-	t.Helper()
-	rows, err := st.Query(context.Background(), query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if !rows.Next() {
-		t.Fatalf("%s: no row", query)
-	}
-	if err := rows.Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
+func count(t *testing.T, st store.Store, query string) int { return storetest.Count(t, st, query) }
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
@@ -117,7 +103,7 @@ func TestInventoryImportReplaceAndNoop(t *testing.T) {
 GPU-n2-0,nhn,pangyo,nhn-n2,0,B200,private,2026-10-01T00:00:00+09:00,2026-11-01T00:00:00+09:00
 `)
 		mustImport(t, im, imports.KindInventory, later)
-		inv, err := imports.CurrentInventory(ctx, st)
+		inv, err := store.Inventory(ctx, st)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +177,7 @@ p-univ,서울대 LLM 연구,public,nhn,snu-llm-2
 p-other,다른 과제,public,nhn,snu-llm
 `)
 		mustImport(t, im, imports.KindProjects, moved)
-		ps, err := imports.CurrentProjects(context.Background(), st)
+		ps, err := store.Projects(context.Background(), st)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,21 +252,13 @@ func TestSamples(t *testing.T) {
 		if n := count(t, st, "SELECT count() FROM samples FINAL WHERE gpu_uuid = 'GPU-unknown'"); n != 1 {
 			t.Fatal("a sample of a GPU absent from the inventory was dropped")
 		}
-		rows, err := st.Query(ctx, `SELECT toUnixTimestamp(ts), gpu_util, gr_engine_active, fb_used_mib, energy_mj, namespace
-FROM samples FINAL WHERE gpu_uuid = 'GPU-n1-0' ORDER BY ts`)
+		stored, err := store.Samples(ctx, st, "GPU-n1-0", time.Unix(0, 0), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []string
-		for rows.Next() {
-			var ts int64
-			var util, gr *float64
-			var fb, energy *uint64
-			var ns string
-			if err := rows.Scan(&ts, &util, &gr, &fb, &energy, &ns); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, fmt.Sprintf("%d %s %s %s %s %q", ts, fmtp(util), fmtp(gr), fmtp(fb), fmtp(energy), ns))
+		for _, s := range stored {
+			got = append(got, fmt.Sprintf("%d %s %s %s %s %q", s.TS.Unix(), fmtp(s.GPUUtil), fmtp(s.GrEngineActive), fmtp(s.FBUsedMiB), fmtp(s.EnergyMJ), s.Namespace))
 		}
 		want := []string{
 			`1790812800 87 0.91 61234 1000000 "snu-llm"`,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/store"
 )
 
 var inventoryColumns = []string{"gpu_uuid", "provider", "site", "node", "gpu_index", "model", "share", "valid_from", "valid_to"}
@@ -23,15 +24,13 @@ func (im *Importer) Inventory(ctx context.Context, path string) (Result, error) 
 		return Result{Kind: KindInventory}, err
 	}
 	gpus := map[string]bool{}
-	out := make([][]any, len(rows))
 	var dirty time.Time
-	for i, r := range rows {
+	for _, r := range rows {
 		gpus[r.GPUUUID] = true
-		out[i] = []any{uint64(0), r.GPUUUID, r.Provider, r.Site, r.Node, r.GPUIndex, r.Model, string(r.Share), r.ValidFrom, r.ValidTo}
 		dirty = earliest(dirty, r.ValidFrom)
 	}
 	// The rows this file replaces change the accounting from their start too.
-	current, err := CurrentInventory(ctx, im.Store)
+	current, err := store.Inventory(ctx, im.Store)
 	if err != nil {
 		return Result{Kind: KindInventory}, err
 	}
@@ -40,8 +39,9 @@ func (im *Importer) Inventory(ctx context.Context, path string) (Result, error) 
 			dirty = earliest(dirty, r.ValidFrom)
 		}
 	}
-	columns := append([]string{"batch_id"}, inventoryColumns...)
-	return im.writeReference(ctx, KindInventory, fileName(path), sha, "gpu_uuid", len(gpus), columns, out, dirty)
+	return im.writeReference(ctx, KindInventory, fileName(path), sha, len(rows), len(gpus), dirty, func(batch uint64) error {
+		return store.InsertInventory(ctx, im.Store, batch, rows)
+	})
 }
 
 // ReadInventory parses and validates a whole inventory file.

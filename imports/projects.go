@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/store"
 )
 
 var projectColumns = []string{"project_id", "name", "kind", "provider", "namespace"}
@@ -19,7 +20,7 @@ func (im *Importer) Projects(ctx context.Context, path string) (Result, error) {
 	}
 	// A namespace maps DCGM labels to one project: it may not also belong to a
 	// stored project that this file leaves in place.
-	stored, err := CurrentProjects(ctx, im.Store)
+	stored, err := store.Projects(ctx, im.Store)
 	if err != nil {
 		return Result{Kind: KindProjects}, err
 	}
@@ -33,18 +34,18 @@ func (im *Importer) Projects(ctx context.Context, path string) (Result, error) {
 			owner[p.Namespace] = p.ID
 		}
 	}
-	out := make([][]any, len(projects))
+	out := make([]gpumeter.Project, len(projects))
 	for i, p := range projects {
 		if other, taken := owner[p.Namespace]; taken && p.Namespace != "" {
 			bad.add(p.line, "namespace %q already belongs to project %s", p.Namespace, other)
 		}
-		out[i] = []any{uint64(0), p.ID, p.Name, string(p.Kind), p.Provider, p.Namespace}
+		out[i] = p.Project
 	}
 	if err := bad.err(); err != nil {
 		return Result{Kind: KindProjects}, err
 	}
 	// A project's kind decides the class of its allocations' seconds.
-	allocs, err := CurrentAllocations(ctx, im.Store)
+	allocs, err := store.Allocations(ctx, im.Store)
 	if err != nil {
 		return Result{Kind: KindProjects}, err
 	}
@@ -54,8 +55,9 @@ func (im *Importer) Projects(ctx context.Context, path string) (Result, error) {
 			dirty = earliest(dirty, a.Start)
 		}
 	}
-	columns := append([]string{"batch_id"}, projectColumns...)
-	return im.writeReference(ctx, KindProjects, fileName(path), sha, "project_id", len(projects), columns, out, dirty)
+	return im.writeReference(ctx, KindProjects, fileName(path), sha, len(projects), len(projects), dirty, func(batch uint64) error {
+		return store.InsertProjects(ctx, im.Store, batch, out)
+	})
 }
 
 type projectLine struct {

@@ -59,7 +59,7 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 		return res, err
 	}
 	res.SHA256 = c.sum()
-	if res.BatchID, err = im.newBatchID(ctx); err != nil {
+	if res.BatchID, err = store.NewBatchID(ctx, im.Store); err != nil {
 		return res, err
 	}
 	if c, err = c.rewind(SampleColumns); err != nil {
@@ -69,10 +69,10 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	if size <= 0 {
 		size = DefaultBatchRows
 	}
-	batch := make([][]any, 0, size)
+	batch := make([]gpumeter.Sample, 0, size)
 	written := 0
 	flush := func() error {
-		if err := im.Store.Insert(ctx, "samples", store.SampleColumns, batch); err != nil {
+		if err := store.InsertSamples(ctx, im.Store, batch, res.BatchID); err != nil {
 			return fmt.Errorf("write %s after %d of %d rows (re-run the import to finish: it is idempotent): %w",
 				res.File, written, res.Rows, err)
 		}
@@ -89,7 +89,7 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 		if problem != "" {
 			return res, fmt.Errorf("%s:%d changed while importing: %s", res.File, c.line, problem)
 		}
-		batch = append(batch, store.SampleRow(s, res.BatchID))
+		batch = append(batch, s)
 		if len(batch) == size {
 			if err := flush(); err != nil {
 				return res, err

@@ -16,7 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/nipa-gpu/gpumeter/reports"
+	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -32,8 +32,8 @@ func Sign(secret string, body []byte) string {
 
 // Payload is what one POST carries.
 type Payload struct {
-	SentAt string             `json:"sent_at"`
-	Flags  []reports.IdleFlag `json:"flags"`
+	SentAt string              `json:"sent_at"`
+	Flags  []gpumeter.IdleFlag `json:"flags"`
 }
 
 // Webhook posts flags the portal has not had yet.
@@ -48,12 +48,12 @@ type Webhook struct {
 
 // Send posts the flags not sent before, in one request, and records them
 // once the portal accepts (2xx). It returns how many it sent.
-func (w *Webhook) Send(ctx context.Context, flags []reports.IdleFlag) (int, error) {
-	sent, err := w.sent(ctx)
+func (w *Webhook) Send(ctx context.Context, flags []gpumeter.IdleFlag) (int, error) {
+	sent, err := store.SentFlags(ctx, w.Store)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("webhook: %w", err)
 	}
-	var fresh []reports.IdleFlag
+	var fresh []gpumeter.IdleFlag
 	for _, f := range flags {
 		if !sent[f.FlagID] {
 			fresh = append(fresh, f)
@@ -70,30 +70,14 @@ func (w *Webhook) Send(ctx context.Context, flags []reports.IdleFlag) (int, erro
 	if err := w.post(ctx, body); err != nil {
 		return 0, err
 	}
-	rows := make([][]any, len(fresh))
+	ids := make([]string, len(fresh))
 	for i, f := range fresh {
-		rows[i] = []any{f.FlagID, now}
+		ids[i] = f.FlagID
 	}
-	if err := w.Store.Insert(ctx, "webhook_sent", []string{"flag_id", "sent_at"}, rows); err != nil {
+	if err := store.RecordSentFlags(ctx, w.Store, ids, now); err != nil {
 		return len(fresh), fmt.Errorf("webhook: %d flags delivered but not recorded (they may be sent again): %w", len(fresh), err)
 	}
 	return len(fresh), nil
-}
-
-func (w *Webhook) sent(ctx context.Context) (map[string]bool, error) {
-	out := map[string]bool{}
-	err := w.Store.Stream(ctx, "SELECT DISTINCT flag_id FROM webhook_sent", func(scan func(...any) error) error {
-		var id string
-		if err := scan(&id); err != nil {
-			return err
-		}
-		out[id] = true
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("webhook: read sent flags: %w", err)
-	}
-	return out, nil
 }
 
 // post delivers one body, retrying network errors and 5xx with backoff; a

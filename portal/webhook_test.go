@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
-	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -40,12 +40,12 @@ func TestWebhookSignsRetriesAndSendsOnce(t *testing.T) {
 		}))
 		defer srv.Close()
 		w := &Webhook{URL: srv.URL, Secret: "s3cret", Store: st, Backoff: 10 * time.Millisecond}
-		flags := []reports.IdleFlag{{FlagID: "aaaa", Kind: "unallocated_idle"}, {FlagID: "bbbb", Kind: "allocated_idle"}}
+		flags := []gpumeter.IdleFlag{{FlagID: "aaaa", Kind: "unallocated_idle"}, {FlagID: "bbbb", Kind: "allocated_idle"}}
 		n, err := w.Send(context.Background(), flags)
 		if err != nil || n != 2 || calls.Load() != 3 || len(received) != 1 || len(received[0].Flags) != 2 {
 			t.Fatalf("sent %d, %v; %d calls, received %+v", n, err, calls.Load(), received)
 		}
-		flags = append(flags, reports.IdleFlag{FlagID: "cccc", Kind: "unallocated_idle"})
+		flags = append(flags, gpumeter.IdleFlag{FlagID: "cccc", Kind: "unallocated_idle"})
 		n, err = w.Send(context.Background(), flags)
 		if err != nil || n != 1 || len(received) != 2 || len(received[1].Flags) != 1 || received[1].Flags[0].FlagID != "cccc" {
 			t.Fatalf("second send: %d, %v, %+v", n, err, received)
@@ -55,7 +55,7 @@ func TestWebhookSignsRetriesAndSendsOnce(t *testing.T) {
 		}
 		// A portal that refuses (4xx) is not retried, and nothing is recorded.
 		w.Secret = "wrong"
-		n, err = w.Send(context.Background(), append(flags, reports.IdleFlag{FlagID: "dddd"}))
+		n, err = w.Send(context.Background(), append(flags, gpumeter.IdleFlag{FlagID: "dddd"}))
 		if err == nil || n != 0 || calls.Load() != 5 {
 			t.Fatalf("refused: %d %v, %d calls", n, err, calls.Load())
 		}

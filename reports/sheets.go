@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/ledger"
 )
 
 func (w *workbook) summary() error {
@@ -31,13 +34,13 @@ func (w *workbook) summary() error {
 	var rows [][]cell
 	for _, p := range w.rep.Providers {
 		shares := []struct {
-			key  string
+			key  gpumeter.Share
 			gpus int
 			cap  float64
 			c    Classes
 		}{
-			{"government", p.GPUs.Government, p.CapacityGPUHours.Government, p.Hours.Government},
-			{"private", p.GPUs.Private, p.CapacityGPUHours.Private, p.Hours.Private},
+			{gpumeter.ShareGovernment, p.GPUs.Government, p.CapacityGPUHours.Government, p.Hours.Government},
+			{gpumeter.SharePrivate, p.GPUs.Private, p.CapacityGPUHours.Private, p.Hours.Private},
 		}
 		var total Classes
 		for _, sh := range shares {
@@ -68,7 +71,7 @@ func (w *workbook) summary() error {
 	rows = nil
 	for _, p := range w.rep.Providers {
 		for _, c := range p.ChargesKRW {
-			rows = append(rows, []cell{txt(p.Provider), txt(c.Class), txt(c.Model), hrs(c.GPUHours), won(c.KRW), txt(c.BilledTo)})
+			rows = append(rows, []cell{txt(p.Provider), txt(string(c.Class)), txt(c.Model), hrs(c.GPUHours), won(c.KRW), txt(string(c.BilledTo))})
 		}
 	}
 	if len(rows) == 0 {
@@ -102,8 +105,8 @@ func (w *workbook) daily() error {
 	header := append([]string{w.t("day"), w.t("provider"), w.t("share"), w.t("capacity")}, w.classHeaders()...)
 	var rows [][]cell
 	for _, r := range w.d.Daily {
-		c := r.Seconds.hours()
-		rows = append(rows, append([]cell{txt(r.Day), txt(r.Provider), txt(w.shareName(r.Share)), hrs(Hours(r.Seconds.Total()))}, classCells(c)...))
+		c := ClassHours(r.Seconds)
+		rows = append(rows, append([]cell{txt(r.Day), txt(r.Provider), txt(w.shareName(r.Share)), hrs(gpumeter.Hours(r.Seconds.Total()))}, classCells(c)...))
 	}
 	_, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true})
 	return err
@@ -116,7 +119,10 @@ func (w *workbook) trend() error {
 		return err
 	}
 	days := sortedDays(w.d.Daily)
-	type series struct{ provider, share string }
+	type series struct {
+		provider string
+		share    gpumeter.Share
+	}
 	var cols []series
 	seen := map[series]bool{}
 	active := map[series]map[string]float64{}
@@ -127,8 +133,7 @@ func (w *workbook) trend() error {
 			cols = append(cols, k)
 			active[k] = map[string]float64{}
 		}
-		s := r.Seconds
-		active[k][r.Day] = Hours(s.PublicActive + s.ProviderActive + s.UnallocatedActive)
+		active[k][r.Day] = gpumeter.Hours(r.Seconds.Active())
 	}
 	const first = 1
 	pivotHeader := []string{w.t("day")}
@@ -183,7 +188,7 @@ func (w *workbook) projects() error {
 	var rows [][]cell
 	for _, p := range w.rep.Projects {
 		kind := w.t("public")
-		if p.Kind == "provider" {
+		if p.Kind == gpumeter.ProjectProvider {
 			kind = w.t("provider_kind")
 		}
 		util := 0.0
@@ -204,25 +209,20 @@ func (w *workbook) shares() error {
 	}
 	header := []string{w.t("provider"), w.t("item"), w.t("usage"), w.t("limit"), w.t("status")}
 	var rows [][]cell
-	for _, p := range w.rep.Providers {
-		lim := w.o.limits(p.Provider)
-		status := func(over, unlimited bool) cell {
+	for _, p := range w.d.Providers {
+		for _, c := range p.Checks {
+			row := []cell{txt(p.ID), txt(w.t(string(c.Item))), checkValue(c.Item, c.Usage), txt(""), txt("")}
 			switch {
-			case unlimited:
-				return txt(w.t("no_cap"))
-			case over:
-				return styled(w.t("over"), "bold")
+			case !c.HasLimit:
+			case c.Unlimited:
+				row[3], row[4] = checkValue(c.Item, c.Limit), txt(w.t("no_cap"))
+			case c.Over:
+				row[3], row[4] = checkValue(c.Item, c.Limit), styled(w.t("over"), "bold")
+			default:
+				row[3], row[4] = checkValue(c.Item, c.Limit), txt(w.t("ok"))
 			}
-			return txt(w.t("ok"))
+			rows = append(rows, row)
 		}
-		rows = append(rows,
-			[]cell{txt(p.Provider), txt(w.t("private_share_gpus")), num(p.GPUs.Private), num(lim.PrivateShareGPUs), status(p.GPUs.Private > lim.PrivateShareGPUs, false)},
-			[]cell{txt(p.Provider), txt(w.t("peak")), hrs(p.PeakProviderGPUs), num(lim.PrivateShareGPUs), status(p.PeakProviderGPUs > float64(lim.PrivateShareGPUs), false)},
-			[]cell{txt(p.Provider), txt(w.t("monthly_cap")), hrs(p.BorrowedGPUHours), hrs(lim.MonthlyBorrowGPUHours), status(p.BorrowedGPUHours > lim.MonthlyBorrowGPUHours, lim.MonthlyBorrowGPUHours == 0)},
-			[]cell{txt(p.Provider), txt(w.t("lent")), hrs(p.LentGPUHours), txt(""), txt("")},
-			[]cell{txt(p.Provider), txt(w.t("private_used")), hrs(p.PrivateUsedGPUHours), txt(""), txt("")},
-			[]cell{txt(p.Provider), txt(w.t("max_borrow")), txt(""), hrs(lim.MaxBorrowHours), txt("")},
-		)
 	}
 	next, err := w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true})
 	if err != nil {
@@ -232,7 +232,7 @@ func (w *workbook) shares() error {
 	rows = nil
 	for _, p := range w.rep.Providers {
 		for _, v := range p.Violations {
-			rows = append(rows, []cell{txt(p.Provider), txt(w.t(v.Kind)), txt(v.GPUUUID), txt(v.Node), txt(w.local(v.From)),
+			rows = append(rows, []cell{txt(p.Provider), txt(w.t(string(v.Kind))), txt(v.GPUUUID), txt(v.Node), txt(w.local(v.From)),
 				txt(w.local(v.To)), hrs(v.GPUHours)})
 		}
 	}
@@ -261,7 +261,7 @@ func (w *workbook) idle() error {
 		w.t("since"), w.t("hours"), w.t("active_pct"), w.t("coverage"), w.t("flag")}
 	var rows [][]cell
 	for _, f := range w.rep.IdleFlags {
-		rows = append(rows, []cell{styled(w.t(f.Recommendation), "bold"), txt(f.Kind), txt(f.Provider), txt(f.Node), txt(f.GPUUUID),
+		rows = append(rows, []cell{styled(w.t(string(f.Recommendation)), "bold"), txt(string(f.Kind)), txt(f.Provider), txt(f.Node), txt(f.GPUUUID),
 			txt(f.ProjectID), txt(w.local(f.Since)), hrs(f.Hours), frac(f.ActivePct), frac(f.CoveragePct), txt(f.FlagID)})
 	}
 	if len(rows) == 0 {
@@ -341,13 +341,13 @@ func (w *workbook) gpus() error {
 		return err
 	}
 	for n, g := range w.d.GPUs {
-		c := g.Seconds.hours()
+		c := ClassHours(g.Seconds)
 		capacity := g.Seconds.Total()
 		cov := 0.0
 		if capacity > 0 {
 			cov = float64(capacity-g.Seconds.NoData) / float64(capacity)
 		}
-		vals := []cell{txt(g.GPU), txt(g.Provider), txt(g.Node), txt(g.Model), txt(w.shareName(g.Share)), hrs(Hours(capacity))}
+		vals := []cell{txt(g.GPU), txt(g.Provider), txt(g.Node), txt(g.Model), txt(w.shareName(g.Share)), hrs(gpumeter.Hours(capacity))}
 		vals = append(vals, classCells(c)...)
 		vals = append(vals, cell{cov, "pct"})
 		out := make([]any, len(vals))
@@ -442,4 +442,12 @@ func (w *workbook) definitions() error {
 		}
 	}
 	return nil
+}
+
+// checkValue shows a limit figure: GPU counts as whole numbers, hours to 3 decimals.
+func checkValue(item ledger.CheckItem, v float64) cell {
+	if item == ledger.CheckPrivateShareGPUs {
+		return num(int(v))
+	}
+	return hrs(v)
 }

@@ -10,7 +10,8 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/ledger"
 )
 
 // Workbook options.
@@ -21,15 +22,13 @@ type WorkbookOptions struct {
 	Provider string // "" for NIPA's workbook
 	Changes  []Change
 	Previous time.Time // previous issue, zero for a first one
-	Limits   map[string]config.ProviderLimits
 }
 
-func (o WorkbookOptions) limits(provider string) config.ProviderLimits { return o.Limits[provider] }
-
-// WriteWorkbook writes the report as an Excel workbook for people: the same
-// figures as the JSON (numbers as numbers, to the unit), laid out by sheet.
-func WriteWorkbook(out io.Writer, rep *Report, d *Detail, o WorkbookOptions) error {
-	w := &workbook{f: excelize.NewFile(), lang: o.Lang, rep: rep, d: d, o: o}
+// WriteWorkbook writes the ledger as an Excel workbook for people: the same
+// figures as its JSON (numbers as numbers, to the unit), laid out by sheet.
+func WriteWorkbook(out io.Writer, l *ledger.Ledger, o WorkbookOptions) error {
+	rep := JSON(l)
+	w := &workbook{f: excelize.NewFile(), lang: o.Lang, rep: rep, d: l, o: o}
 	defer w.f.Close()
 	if err := w.styles(); err != nil {
 		return err
@@ -59,8 +58,8 @@ func WriteWorkbook(out io.Writer, rep *Report, d *Detail, o WorkbookOptions) err
 type workbook struct {
 	f    *excelize.File
 	lang string
-	rep  *Report
-	d    *Detail
+	rep  *Report        // the figures, rounded as the JSON has them
+	d    *ledger.Ledger // the detail beyond the JSON: days, GPUs, names
 	o    WorkbookOptions
 	s    map[string]int // style ids
 	// streamed is the sheet written with a StreamWriter, whose settings
@@ -245,7 +244,7 @@ func valueWidth(c cell) int {
 	return 10
 }
 
-func (w *workbook) shareName(share string) string { return w.t(share) }
+func (w *workbook) shareName(share gpumeter.Share) string { return w.t(string(share)) }
 
 // classCells are the seven classes of a share, in hours.
 func classCells(c Classes) []cell {
@@ -253,12 +252,10 @@ func classCells(c Classes) []cell {
 		hrs(c.UnallocatedActive), hrs(c.UnallocatedIdle), hrs(c.NoData)}
 }
 
-var classKeys = []string{"public_active", "public_idle", "provider_active", "provider_idle", "unallocated_active", "unallocated_idle", "no_data"}
-
 func (w *workbook) classHeaders() []string {
-	out := make([]string, len(classKeys))
-	for i, k := range classKeys {
-		out[i] = w.t(k)
+	out := make([]string, len(gpumeter.Classes))
+	for i, c := range gpumeter.Classes {
+		out[i] = w.t(string(c))
 	}
 	return out
 }
@@ -271,7 +268,7 @@ func sumKRW(p Provider) int64 {
 	return n
 }
 
-func sortedDays(rows []DailyRow) []string {
+func sortedDays(rows []ledger.Day) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, r := range rows {

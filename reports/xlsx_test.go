@@ -2,18 +2,14 @@ package reports_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/reports"
-	"github.com/nipa-gpu/gpumeter/store"
 )
 
 // readNumber reads a cell as the number stored there (not its formatted text).
@@ -35,120 +31,83 @@ func readNumber(t *testing.T, f *excelize.File, sheet, cell string) float64 {
 }
 
 // The workbook's figures equal the JSON's, to the unit: read back from the
-// file and compared with the JSON report of the same store.
+// file and compared with the JSON of the same ledger.
 func TestWorkbookReadsBackAsTheJSON(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st store.Store) {
-		cfg := load(t, st, small)
-		now := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
-		for _, lang := range []string{"ko", "en"} {
-			rep, d, err := reports.BuildDetail(context.Background(), st, cfg, reports.Options{Month: "2026-10", Now: now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			config := strings.Repeat("a: line\n", 200) // longer than any one row may be tall
-			if err := reports.WriteWorkbook(&buf, rep, d, reports.WorkbookOptions{Lang: lang, Version: "test", Config: config, Limits: cfg.Providers}); err != nil {
-				t.Fatal(err)
-			}
-			f, err := excelize.OpenReader(&buf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sheets := f.GetSheetList()
-			if len(sheets) != 9 {
-				t.Fatalf("%s: sheets %v", lang, sheets)
-			}
-			summary := sheets[0]
-			rows, _ := f.GetRows(summary)
-			find := func(provider, share string) int {
-				for i, r := range rows {
-					if len(r) > 1 && r[0] == provider && r[1] == share {
-						return i + 1
-					}
+	d := testLedger()
+	rep := reports.JSON(d)
+	for _, lang := range []string{"ko", "en"} {
+		var buf bytes.Buffer
+		config := strings.Repeat("a: line\n", 200) // longer than any one row may be tall
+		if err := reports.WriteWorkbook(&buf, d, reports.WorkbookOptions{Lang: lang, Version: "test", Config: config}); err != nil {
+			t.Fatal(err)
+		}
+		f, err := excelize.OpenReader(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sheets := f.GetSheetList()
+		if len(sheets) != 9 {
+			t.Fatalf("%s: sheets %v", lang, sheets)
+		}
+		summary := sheets[0]
+		rows, _ := f.GetRows(summary)
+		find := func(provider, share string) int {
+			for i, r := range rows {
+				if len(r) > 1 && r[0] == provider && r[1] == share {
+					return i + 1
 				}
-				t.Fatalf("%s: no summary row for %s %s", lang, provider, share)
-				return 0
 			}
-			gov, priv, total := "정부", "민간", "합계"
-			if lang == "en" {
-				gov, priv, total = "Government", "Private", "Total"
-			}
-			col := func(c int, row int) string { s, _ := excelize.CoordinatesToCellName(c, row); return s }
-			for _, p := range rep.Providers {
-				for _, sh := range []struct {
-					name string
-					gpus int
-					cap  float64
-					c    reports.Classes
-				}{{gov, p.GPUs.Government, p.CapacityGPUHours.Government, p.Hours.Government},
-					{priv, p.GPUs.Private, p.CapacityGPUHours.Private, p.Hours.Private}} {
-					r := find(p.Provider, sh.name)
-					want := []float64{float64(sh.gpus), sh.cap, sh.c.PublicActive, sh.c.PublicIdle, sh.c.ProviderActive,
-						sh.c.ProviderIdle, sh.c.UnallocatedActive, sh.c.UnallocatedIdle, sh.c.NoData}
-					for i, w := range want {
-						if got := readNumber(t, f, summary, col(3+i, r)); got != w {
-							t.Errorf("%s %s %s column %d: %v, JSON %v", lang, p.Provider, sh.name, 3+i, got, w)
-						}
-					}
-				}
-				r := find(p.Provider, total)
-				capTotal := readNumber(t, f, summary, col(4, r))
-				if fmt.Sprintf("%.3f", capTotal) != fmt.Sprintf("%.3f", p.CapacityGPUHours.Government+p.CapacityGPUHours.Private) {
-					t.Errorf("%s total capacity %v", p.Provider, capTotal)
-				}
-				// The provider table: borrowed, lent, private used, peak, charges.
-				var pr int
-				for i, row := range rows {
-					if len(row) > 1 && row[0] == p.Provider && i+1 > r && pr == 0 && len(row) == 7 {
-						pr = i + 1
-					}
-				}
-				var krw int64
-				for _, c := range p.ChargesKRW {
-					krw += c.KRW
-				}
-				for i, w := range []float64{p.BorrowedGPUHours, p.LentGPUHours, p.PrivateUsedGPUHours, p.PeakProviderGPUs, float64(krw), float64(len(p.Violations))} {
-					if got := readNumber(t, f, summary, col(2+i, pr)); got != w {
-						t.Errorf("%s %s provider figure %d: %v, JSON %v", lang, p.Provider, i, got, w)
+			t.Fatalf("%s: no summary row for %s %s", lang, provider, share)
+			return 0
+		}
+		gov, priv, total := "정부", "민간", "합계"
+		if lang == "en" {
+			gov, priv, total = "Government", "Private", "Total"
+		}
+		col := func(c int, row int) string { s, _ := excelize.CoordinatesToCellName(c, row); return s }
+		for _, p := range rep.Providers {
+			for _, sh := range []struct {
+				name string
+				gpus int
+				cap  float64
+				c    reports.Classes
+			}{{gov, p.GPUs.Government, p.CapacityGPUHours.Government, p.Hours.Government},
+				{priv, p.GPUs.Private, p.CapacityGPUHours.Private, p.Hours.Private}} {
+				r := find(p.Provider, sh.name)
+				want := []float64{float64(sh.gpus), sh.cap, sh.c.PublicActive, sh.c.PublicIdle, sh.c.ProviderActive,
+					sh.c.ProviderIdle, sh.c.UnallocatedActive, sh.c.UnallocatedIdle, sh.c.NoData}
+				for i, w := range want {
+					if got := readNumber(t, f, summary, col(3+i, r)); got != w {
+						t.Errorf("%s %s %s column %d: %v, JSON %v", lang, p.Provider, sh.name, 3+i, got, w)
 					}
 				}
 			}
-			// Every GPU row streamed into the detail sheet, seconds summing to capacity.
-			gpuRows, _ := f.GetRows(sheets[7])
-			if len(gpuRows) != len(d.GPUs)+1 {
-				t.Errorf("GPU sheet has %d rows for %d GPUs", len(gpuRows)-1, len(d.GPUs))
+			r := find(p.Provider, total)
+			capTotal := readNumber(t, f, summary, col(4, r))
+			if fmt.Sprintf("%.3f", capTotal) != fmt.Sprintf("%.3f", p.CapacityGPUHours.Government+p.CapacityGPUHours.Private) {
+				t.Errorf("%s total capacity %v", p.Provider, capTotal)
+			}
+			// The provider table: borrowed, lent, private used, peak, charges.
+			var pr int
+			for i, row := range rows {
+				if len(row) > 1 && row[0] == p.Provider && i+1 > r && pr == 0 && len(row) == 7 {
+					pr = i + 1
+				}
+			}
+			var krw int64
+			for _, c := range p.ChargesKRW {
+				krw += c.KRW
+			}
+			for i, w := range []float64{p.BorrowedGPUHours, p.LentGPUHours, p.PrivateUsedGPUHours, p.PeakProviderGPUs, float64(krw), float64(len(p.Violations))} {
+				if got := readNumber(t, f, summary, col(2+i, pr)); got != w {
+					t.Errorf("%s %s provider figure %d: %v, JSON %v", lang, p.Provider, i, got, w)
+				}
 			}
 		}
-	})
-}
-
-// A provider's workbook holds nothing of the other providers.
-func TestProviderWorkbookIsItsOwn(t *testing.T) {
-	st := storetest.Open(t, storetest.Backends()[0].DSN(t))
-	cfg := load(t, st, small)
-	now := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
-	rep, d, err := reports.BuildDetail(context.Background(), st, cfg, reports.Options{Month: "2026-10", Provider: "kakao", Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := reports.WriteWorkbook(&buf, rep, d, reports.WorkbookOptions{Lang: "en", Provider: "kakao", Limits: cfg.Providers}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := excelize.OpenReader(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sheet := range f.GetSheetList() {
-		rows, _ := f.GetRows(sheet)
-		for _, row := range rows {
-			for _, c := range row {
-				for _, foreign := range []string{"nhn", "GPU-G1", "GPU-G2", "GPU-G3", "p-pub", "p-own", "GPU-UNKNOWN"} {
-					if strings.Contains(c, foreign) {
-						t.Errorf("%s: %q mentions %s", sheet, c, foreign)
-					}
-				}
-			}
+		// Every GPU row streamed into the detail sheet, seconds summing to capacity.
+		gpuRows, _ := f.GetRows(sheets[7])
+		if len(gpuRows) != len(d.GPUs)+1 {
+			t.Errorf("GPU sheet has %d rows for %d GPUs", len(gpuRows)-1, len(d.GPUs))
 		}
 	}
 }

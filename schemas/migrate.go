@@ -80,17 +80,19 @@ func run(ctx context.Context, st store.Store, src string, d store.Dialect, o Opt
 
 // AppliedMigrations reads what schema_migrations records.
 func AppliedMigrations(ctx context.Context, st store.Store) (map[int]Applied, error) {
-	rows, err := st.Query(ctx, "SELECT version, name, checksum FROM schema_migrations ORDER BY version")
+	out := map[int]Applied{}
+	err := st.Stream(ctx, "SELECT toUInt32(version), name, checksum FROM schema_migrations ORDER BY version", func(scan func(...any) error) error {
+		var a Applied
+		var v uint32
+		if err := scan(&v, &a.Name, &a.Checksum); err != nil {
+			return err
+		}
+		a.Version = int(v)
+		out[a.Version] = a
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("migrate: read schema_migrations: %w", err)
-	}
-	out := map[int]Applied{}
-	for rows.Next() {
-		var a Applied
-		if err := rows.Scan(&a.Version, &a.Name, &a.Checksum); err != nil {
-			return nil, err
-		}
-		out[a.Version] = a
 	}
 	return out, nil
 }
@@ -107,16 +109,11 @@ func ensureTTL(ctx context.Context, st store.Store, o Options) error {
 		name = "samples_local"
 		table, onCluster = d.Database+"."+name, " ON CLUSTER "+d.Cluster
 	}
-	rows, err := st.Query(ctx, fmt.Sprintf(
-		"SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = '%s'", name))
+	var engine string
+	err := st.Stream(ctx, fmt.Sprintf("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = '%s'", name),
+		func(scan func(...any) error) error { return scan(&engine) })
 	if err != nil {
 		return fmt.Errorf("migrate: read samples TTL: %w", err)
-	}
-	var engine string
-	if rows.Next() {
-		if err := rows.Scan(&engine); err != nil {
-			return err
-		}
 	}
 	want := fmt.Sprintf("TTL ts + toIntervalDay(%d)", o.SamplesTTLDays)
 	switch {

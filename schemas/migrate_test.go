@@ -34,13 +34,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		}
 		for _, table := range []string{"imports", "inventory", "projects", "allocations", "samples",
 			"inventory_current", "projects_current", "allocations_current"} {
-			rows, err := st.Query(ctx, "SELECT count() FROM "+table)
-			if err != nil {
-				t.Fatalf("%s: %v", table, err)
-			}
-			if rows.Len() != 1 {
-				t.Fatalf("%s: %d rows", table, rows.Len())
-			}
+			storetest.Count(t, st, "SELECT count() FROM "+table)
 		}
 	})
 }

@@ -86,12 +86,12 @@ func TestRetentionChangeTakesEffect(t *testing.T) {
 			t.Skipf("ClickHouse %s has no TTL; the schema renders without it", st.Dialect().Version)
 		}
 		engineFull := func() string {
-			rows, err := st.Query(ctx, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'samples'")
-			if err != nil || !rows.Next() {
+			var s string
+			err := st.Stream(ctx, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'samples'",
+				func(scan func(...any) error) error { return scan(&s) })
+			if err != nil || s == "" {
 				t.Fatal(err)
 			}
-			var s string
-			rows.Scan(&s)
 			return s
 		}
 		if e := engineFull(); !strings.Contains(e, "toIntervalDay(400)") {

@@ -20,9 +20,13 @@ type Inserter interface {
 const MaxGap = time.Hour
 
 // NoteDirty records that the rollups of [from, to) are out of date, for the
-// next aggregation. Call it after the data that made them so is written, so
-// that an aggregation which sees the note also sees the data.
+// next aggregation; a zero to is open (a change of inventory or allocations
+// with no end). Call it after the data that made them so is written, so that
+// an aggregation which sees the note also sees the data.
 func NoteDirty(ctx context.Context, st Inserter, from, to time.Time, reason string) error {
+	if to.IsZero() {
+		to = lastDateTime
+	}
 	if !from.Before(to) {
 		return nil
 	}
@@ -56,6 +60,5 @@ func NoteSamples(ctx context.Context, st Inserter, samples []gpumeter.Sample) er
 	return NoteDirty(ctx, st, from, to, "samples")
 }
 
-// Forever ends a dirty range that reaches into the future (a change of
-// inventory or allocations with no end).
-var Forever = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+// lastDateTime is the last second a DateTime column holds.
+var lastDateTime = time.Unix(1<<32-1, 0).UTC()

@@ -1,16 +1,32 @@
 package store
 
-import "github.com/nipa-gpu/gpumeter"
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
 
-// SampleColumns are the samples table's columns in the order of SampleRow.
-var SampleColumns = []string{
+	"github.com/nipa-gpu/gpumeter"
+)
+
+// sampleColumns are the samples table's columns in the order of sampleRow.
+var sampleColumns = []string{
 	"gpu_uuid", "ts", "hostname", "gpu_util", "gr_engine_active", "sm_active",
 	"fb_used_mib", "fb_free_mib", "power_w", "energy_mj", "namespace", "pod", "version",
 }
 
-// SampleRow is one sample as Insert takes it. version orders rewrites of the
-// same (gpu_uuid, ts): the highest wins when duplicates are merged.
-func SampleRow(s gpumeter.Sample, version uint64) []any {
+// InsertSamples writes samples in one insert. version orders rewrites of the
+// same (gpu_uuid, ts): the highest wins when duplicates are merged, so
+// writing a batch again is harmless.
+func InsertSamples(ctx context.Context, st Inserter, samples []gpumeter.Sample, version uint64) error {
+	rows := make([][]any, len(samples))
+	for i, s := range samples {
+		rows[i] = sampleRow(s, version)
+	}
+	return st.Insert(ctx, "samples", sampleColumns, rows)
+}
+
+func sampleRow(s gpumeter.Sample, version uint64) []any {
 	return []any{
 		s.GPUUUID, s.TS.UTC(), s.Hostname,
 		f32(s.GPUUtil), f32(s.GrEngineActive), f32(s.SMActive),
@@ -32,5 +48,50 @@ func u32(p *uint64) *uint32 {
 		return nil
 	}
 	v := uint32(*p)
+	return &v
+}
+
+// Samples reads the stored samples of one GPU in [from, to), deduplicated,
+// in time order.
+func Samples(ctx context.Context, st Store, gpu string, from, to time.Time) ([]gpumeter.Sample, error) {
+	q := fmt.Sprintf(`SELECT gpu_uuid, ts, hostname, gpu_util, gr_engine_active, sm_active, fb_used_mib, fb_free_mib,
+    power_w, energy_mj, namespace, pod
+FROM samples FINAL WHERE gpu_uuid = %s AND ts >= toDateTime(%d) AND ts < toDateTime(%d) ORDER BY ts`,
+		quote(gpu), max(from.Unix(), 0), to.Unix())
+	var out []gpumeter.Sample
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
+		var s gpumeter.Sample
+		var util, gr, sm, power *float32
+		var fbUsed, fbFree *uint32
+		if err := scan(&s.GPUUUID, &s.TS, &s.Hostname, &util, &gr, &sm, &fbUsed, &fbFree, &power, &s.EnergyMJ, &s.Namespace, &s.Pod); err != nil {
+			return err
+		}
+		s.TS = s.TS.UTC()
+		s.GPUUtil, s.GrEngineActive, s.SMActive, s.PowerW = f64(util), f64(gr), f64(sm), f64(power)
+		s.FBUsedMiB, s.FBFreeMiB = u64(fbUsed), u64(fbFree)
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read samples of %s: %w", gpu, err)
+	}
+	return out, nil
+}
+
+// f64 widens a stored Float32 to the decimal it was written as (0.91, not
+// 0.9100000262).
+func f64(p *float32) *float64 {
+	if p == nil {
+		return nil
+	}
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(*p), 'g', -1, 32), 64)
+	return &v
+}
+
+func u64(p *uint32) *uint64 {
+	if p == nil {
+		return nil
+	}
+	v := uint64(*p)
 	return &v
 }

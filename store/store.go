@@ -12,16 +12,17 @@ import (
 	"sync"
 )
 
-// Store is an open ClickHouse database.
+// Store is an open ClickHouse database: the transport a backend provides.
+// Only this package and schemas/ write SQL; everything else asks the typed
+// questions of this package's functions (Inventory, SumRollups, ...).
 type Store interface {
 	// Exec runs a statement that returns no rows.
 	Exec(ctx context.Context, query string) error
-	// Query runs a statement and returns all its rows.
-	Query(ctx context.Context, query string) (*Rows, error)
-	// Stream runs a statement and calls fn once a row, for results too big to
-	// hold as text. scan converts the row into dest, whose Go types must be
+	// Stream runs a statement and calls fn once a row, never holding the
+	// whole result. scan converts the row into dest, whose Go types must be
 	// those of the columns: String→string, UInt32→uint32, Int8→int8,
-	// UInt64→uint64, Int64→int64, Float64→float64, DateTime→time.Time.
+	// UInt64→uint64, Int64→int64, Float64→float64, DateTime→time.Time,
+	// Nullable(DateTime)→*time.Time.
 	Stream(ctx context.Context, query string, fn func(scan func(dest ...any) error) error) error
 	// Insert writes rows into table, one []any per row in the order of columns,
 	// each value of the Go type of its column (see EncodeTSV), nil for NULL.
@@ -111,16 +112,52 @@ func Redact(dsn string) string {
 	return dsn
 }
 
-// Quote makes a ClickHouse string literal.
-func Quote(s string) string {
+// quote makes a ClickHouse string literal.
+func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
-// QuoteList makes a comma-separated list of string literals.
-func QuoteList(list []string) string {
+// quoteList makes a comma-separated list of string literals.
+func quoteList(list []string) string {
 	quoted := make([]string, len(list))
 	for i, s := range list {
-		quoted[i] = Quote(s)
+		quoted[i] = quote(s)
 	}
 	return strings.Join(quoted, ",")
+}
+
+// VersionQuery asks a backend for its ClickHouse release.
+const VersionQuery = "SELECT version()"
+
+// UTCSession makes the embedded engine render DateTime in UTC, as the server
+// backend's driver does.
+const UTCSession = "SET session_timezone = 'UTC'"
+
+// InsertStatement is the head of an INSERT of columns into table; format is
+// the data format that follows ("" for the native protocol's batches).
+func InsertStatement(table string, columns []string, format string) string {
+	q := "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ")"
+	if format != "" {
+		q += " FORMAT " + format
+	}
+	return q
+}
+
+// Ping checks that the store answers.
+func Ping(ctx context.Context, st Store) error {
+	return st.Stream(ctx, "SELECT 1", func(func(...any) error) error { return nil })
+}
+
+// CreateDatabase creates a database (on every node of cluster, if given).
+func CreateDatabase(ctx context.Context, st Store, name, cluster string) error {
+	q := "CREATE DATABASE IF NOT EXISTS " + name
+	if cluster != "" {
+		q += " ON CLUSTER " + cluster
+	}
+	return st.Exec(ctx, q)
+}
+
+// DropDatabase drops a database and everything in it.
+func DropDatabase(ctx context.Context, st Store, name string) error {
+	return st.Exec(ctx, "DROP DATABASE IF EXISTS "+name)
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,58 +15,38 @@ import (
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// Both backends take the same Go values and give back the same cells.
+// Both backends take the same Go values and give back the same samples.
 func TestRoundTripIsTheSameOnBothBackends(t *testing.T) {
 	results := map[string]string{}
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		ts := time.Date(2026, 10, 1, 9, 0, 0, 0, time.FixedZone("KST", 9*3600))
-		util, power := 87.5, 612.25
+		util, power, gr := 87.5, 612.25, 0.91
 		fb, energy := uint64(61234), uint64(1<<40)
-		rows := [][]any{
-			store.SampleRow(gpumeter.Sample{TS: ts, GPUUUID: "GPU-1", Hostname: "노드-1", GPUUtil: &util, PowerW: &power,
-				FBUsedMiB: &fb, EnergyMJ: &energy, Namespace: "ns\twith tab", Pod: "p\\q"}, 7),
-			store.SampleRow(gpumeter.Sample{TS: ts.Add(15 * time.Second), GPUUUID: "GPU-1"}, 7),
+		samples := []gpumeter.Sample{
+			{TS: ts, GPUUUID: "GPU-1", Hostname: "노드-1", GPUUtil: &util, GrEngineActive: &gr, PowerW: &power,
+				FBUsedMiB: &fb, EnergyMJ: &energy, Namespace: "ns\twith tab", Pod: "p\\q"},
+			{TS: ts.Add(15 * time.Second), GPUUUID: "GPU-1"},
 		}
-		if err := st.Insert(ctx, "samples", store.SampleColumns, rows); err != nil {
+		if err := store.InsertSamples(ctx, st, samples, 7); err != nil {
 			t.Fatal(err)
 		}
-		got, err := st.Query(ctx, "SELECT "+strings.Join(store.SampleColumns, ", ")+", toUnixTimestamp(ts) FROM samples FINAL ORDER BY ts")
+		got, err := store.Samples(ctx, st, "GPU-1", ts, ts.Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var b strings.Builder
-		for _, row := range got.Data {
-			for _, c := range row {
-				if c.Valid {
-					b.WriteString(c.String)
-				} else {
-					b.WriteString("NULL")
-				}
-				b.WriteString("|")
-			}
-			b.WriteString("\n")
+		enc := json.NewEncoder(&b)
+		for _, s := range got {
+			enc.Encode(s)
 		}
-		want := "GPU-1|2026-10-01 00:00:00|노드-1|87.5|NULL|NULL|61234|NULL|612.25|1099511627776|ns\twith tab|p\\q|7|1790812800|\n" +
-			"GPU-1|2026-10-01 00:00:15||NULL|NULL|NULL|NULL|NULL|NULL|NULL|||7|1790812815|\n"
+		want := `{"ts":"2026-10-01T00:00:00Z","gpu_uuid":"GPU-1","hostname":"노드-1","gpu_util":87.5,"gr_engine_active":0.91,"sm_active":null,"fb_used_mib":61234,"fb_free_mib":null,"power_w":612.25,"energy_mj":1099511627776,"namespace":"ns\twith tab","pod":"p\\q"}
+{"ts":"2026-10-01T00:00:15Z","gpu_uuid":"GPU-1","hostname":"","gpu_util":null,"gr_engine_active":null,"sm_active":null,"fb_used_mib":null,"fb_free_mib":null,"power_w":null,"energy_mj":null,"namespace":"","pod":""}
+`
 		if b.String() != want {
-			t.Errorf("cells:\n%s\nwant:\n%s", b.String(), want)
+			t.Errorf("samples:\n%s\nwant:\n%s", b.String(), want)
 		}
 		results[t.Name()] = b.String()
-		// Scan into typed destinations.
-		var uuid string
-		var at time.Time
-		var u, gr *float64
-		got2, err := st.Query(ctx, "SELECT gpu_uuid, ts, gpu_util, gr_engine_active FROM samples FINAL ORDER BY ts LIMIT 1")
-		if err != nil || !got2.Next() {
-			t.Fatal(err)
-		}
-		if err := got2.Scan(&uuid, &at, &u, &gr); err != nil {
-			t.Fatal(err)
-		}
-		if uuid != "GPU-1" || !at.Equal(ts) || u == nil || *u != 87.5 || gr != nil {
-			t.Fatalf("scanned %s %s %v %v", uuid, at, u, gr)
-		}
 	})
 	if len(results) == 2 && results["TestRoundTripIsTheSameOnBothBackends/chdb"] != results["TestRoundTripIsTheSameOnBothBackends/clickhouse"] {
 		t.Fatalf("backends differ:\n%v", results)
@@ -75,12 +56,11 @@ func TestRoundTripIsTheSameOnBothBackends(t *testing.T) {
 // The embedded engine always gets the full schema: codecs, TTL, LowCardinality.
 func TestEmbeddedSchemaIsFull(t *testing.T) {
 	st := storetest.Open(t, storetest.Backends()[0].DSN(t))
-	rows, err := st.Query(context.Background(), "SHOW CREATE TABLE samples")
-	if err != nil || !rows.Next() {
+	var ddl string
+	err := st.Stream(context.Background(), "SHOW CREATE TABLE samples", func(scan func(...any) error) error { return scan(&ddl) })
+	if err != nil || ddl == "" {
 		t.Fatal(err)
 	}
-	var ddl string
-	rows.Scan(&ddl)
 	for _, want := range []string{"CODEC(DoubleDelta, ZSTD(1))", "LowCardinality(String)", "TTL ts + toIntervalDay(400)",
 		"ReplacingMergeTree(version)", "PARTITION BY toYYYYMM(ts)", "ORDER BY (gpu_uuid, ts)"} {
 		if !strings.Contains(ddl, want) {

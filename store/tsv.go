@@ -130,6 +130,24 @@ func ParseTSVField(f []byte, dest any) error {
 	s := string(f)
 	var err error
 	switch d := dest.(type) {
+	case **time.Time:
+		return parseNullable(f, d)
+	case **string:
+		return parseNullable(f, d)
+	case **float32:
+		return parseNullable(f, d)
+	case **uint32:
+		return parseNullable(f, d)
+	case **uint64:
+		return parseNullable(f, d)
+	case *float32:
+		var v float64
+		v, err = strconv.ParseFloat(s, 32)
+		*d = float32(v)
+	case *uint16:
+		var v uint64
+		v, err = strconv.ParseUint(s, 10, 16)
+		*d = uint16(v)
 	case *string:
 		*d = UnescapeTSV(s)
 	case *uint32:
@@ -170,4 +188,18 @@ func parseDigits(f []byte) (uint64, bool) {
 		v = v*10 + uint64(c-'0')
 	}
 	return v, true
+}
+
+// parseNullable reads a Nullable field: \N is nil.
+func parseNullable[T any](f []byte, dest **T) error {
+	if string(f) == `\N` {
+		*dest = nil
+		return nil
+	}
+	v := new(T)
+	if err := ParseTSVField(f, v); err != nil {
+		return err
+	}
+	*dest = v
+	return nil
 }

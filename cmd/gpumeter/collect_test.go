@@ -73,12 +73,7 @@ func TestCollectOnceStores(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	st := storetest.Open(t, dsn)
-	rows, err := st.Query(context.Background(), "SELECT count() FROM samples FINAL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if !rows.Next() || rows.Scan(&n) != nil || n != 4 {
+	if n := storetest.Count(t, st, "SELECT count() FROM samples FINAL"); n != 4 {
 		t.Fatalf("%d samples stored, want 4 (one per GPU)", n)
 	}
 }

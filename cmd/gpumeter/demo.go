@@ -16,6 +16,8 @@ import (
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/imports"
+	"github.com/nipa-gpu/gpumeter/ledger"
+	"github.com/nipa-gpu/gpumeter/publish"
 	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/schemas"
 	"github.com/nipa-gpu/gpumeter/sim"
@@ -25,12 +27,12 @@ import (
 // demoTariffs price the demo when no configuration is given. They are
 // illustrative figures, not the program's.
 var demoTariffs = []config.Tariff{
-	{Class: "provider_borrowed", Model: "H200", KRWPerGPUHour: 2800, BilledTo: "provider"},
-	{Class: "provider_borrowed", Model: "B200", KRWPerGPUHour: 3500, BilledTo: "provider"},
-	{Class: "public_active", Model: "H200", KRWPerGPUHour: 2200, BilledTo: "government"},
-	{Class: "public_active", Model: "B200", KRWPerGPUHour: 2900, BilledTo: "government"},
-	{Class: "public_idle", Model: "H200", KRWPerGPUHour: 2200, BilledTo: "government"},
-	{Class: "public_idle", Model: "B200", KRWPerGPUHour: 2900, BilledTo: "government"},
+	{Class: gpumeter.ProviderBorrowed, Model: "H200", KRWPerGPUHour: 2800, BilledTo: gpumeter.BilledToProvider},
+	{Class: gpumeter.ProviderBorrowed, Model: "B200", KRWPerGPUHour: 3500, BilledTo: gpumeter.BilledToProvider},
+	{Class: gpumeter.PublicActive, Model: "H200", KRWPerGPUHour: 2200, BilledTo: gpumeter.BilledToGovernment},
+	{Class: gpumeter.PublicActive, Model: "B200", KRWPerGPUHour: 2900, BilledTo: gpumeter.BilledToGovernment},
+	{Class: gpumeter.PublicIdle, Model: "H200", KRWPerGPUHour: 2200, BilledTo: gpumeter.BilledToGovernment},
+	{Class: gpumeter.PublicIdle, Model: "B200", KRWPerGPUHour: 2900, BilledTo: gpumeter.BilledToGovernment},
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -164,34 +166,20 @@ func (d *demo) run(stdout io.Writer, from time.Time, month string, scale float64
 	}
 	// Report as of the end of the month's third day after, as NIPA would get it.
 	now := to.AddDate(0, 0, 3)
-	files := []string{}
+	var files []string
 	for _, p := range []string{"", provider} {
-		rep, detail, err := reports.BuildDetail(d.ctx, d.st, d.cfg, reports.Options{Month: month, Provider: p, Now: now})
+		iss, err := publish.Publish(d.ctx, d.st, d.cfg, publish.Request{Scope: ledger.Scope{Month: month, Provider: p, Now: now},
+			Version: gpumeterVersion(), Log: d.log})
 		if err != nil {
 			return err
 		}
-		previous, changes, err := reports.Issue(d.ctx, d.st, rep, p)
+		written, err := iss.WriteFiles(d.out, "ko")
 		if err != nil {
 			return err
 		}
-		name := "nipa-" + month
-		if p != "" {
-			name = p + "-" + month
-		}
-		path := filepath.Join(d.out, name+".xlsx")
-		opts := reports.WorkbookOptions{Version: gpumeterVersion(), Config: configText(d.cfg, p), Provider: p, Changes: changes,
-			Previous: previous, Limits: d.cfg.Providers}
-		if err := writeOut(nil, path, func(w io.Writer) error { return reports.WriteWorkbook(w, rep, detail, opts) }); err != nil {
-			return err
-		}
-		files = append(files, path)
+		files = append(files, written...)
 		if p == "" {
-			jsonPath := filepath.Join(d.out, name+".json")
-			if err := writeOut(nil, jsonPath, func(w io.Writer) error { return encodeJSON(w, rep) }); err != nil {
-				return err
-			}
-			files = append(files, jsonPath)
-			printSummary(stdout, rep)
+			printSummary(stdout, iss.Report)
 		}
 	}
 	fmt.Fprintf(stdout, "\nwritten in %s:\n", time.Since(start).Round(time.Second))
@@ -207,15 +195,15 @@ func (d *demo) samples(fleet *sim.Fleet, from, to time.Time, step time.Duration)
 	total := len(fleet.Nodes) * sim.GPUsPerNode * int(to.Sub(from)/step)
 	d.stepf("writing about %d samples", total)
 	version := uint64(time.Now().UnixNano())
-	batches := make(chan [][]any, 2)
+	batches := make(chan []gpumeter.Sample, 2)
 	ctx, cancel := context.WithCancel(d.ctx)
 	defer cancel()
 	genErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		batch := make([][]any, 0, 50000)
+		batch := make([]gpumeter.Sample, 0, 50000)
 		err := fleet.EachSample(from, to, step, func(s gpumeter.Sample) error {
-			batch = append(batch, store.SampleRow(s, version))
+			batch = append(batch, s)
 			if len(batch) < cap(batch) {
 				return nil
 			}
@@ -224,7 +212,7 @@ func (d *demo) samples(fleet *sim.Fleet, from, to time.Time, step time.Duration)
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			batch = make([][]any, 0, 50000)
+			batch = make([]gpumeter.Sample, 0, 50000)
 			return nil
 		})
 		if err == nil && len(batch) > 0 {
@@ -234,7 +222,7 @@ func (d *demo) samples(fleet *sim.Fleet, from, to time.Time, step time.Duration)
 	}()
 	done, last := 0, time.Now()
 	for batch := range batches {
-		if err := d.st.Insert(d.ctx, "samples", store.SampleColumns, batch); err != nil {
+		if err := store.InsertSamples(d.ctx, d.st, batch, version); err != nil {
 			return fmt.Errorf("demo samples: %w", err)
 		}
 		done += len(batch)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -9,9 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/nipa-gpu/gpumeter/aggregator"
-	"github.com/nipa-gpu/gpumeter/portal"
-	"github.com/nipa-gpu/gpumeter/reports"
+	"github.com/nipa-gpu/gpumeter/publish"
 )
 
 func newIdleCmd(g *globals) *cobra.Command {
@@ -39,7 +36,7 @@ POSTed, signed with HMAC-SHA256 of the body in the X-Gpumeter-Signature header.`
 				return err
 			}
 			defer e.close()
-			flags, err := idleFlags(cmd.Context(), e, t)
+			flags, err := publish.Idle(cmd.Context(), e.st, e.cfg, t, e.log)
 			if err != nil {
 				return err
 			}
@@ -52,8 +49,7 @@ POSTed, signed with HMAC-SHA256 of the body in the X-Gpumeter-Signature header.`
 			if e.cfg.Webhook.URL == "" {
 				return nil
 			}
-			hook := &portal.Webhook{URL: e.cfg.Webhook.URL, Secret: e.cfg.Webhook.Secret, Store: e.st, Log: e.log}
-			n, err := hook.Send(cmd.Context(), flags)
+			n, err := publish.SendIdle(cmd.Context(), e.st, e.cfg, flags, e.log)
 			if err != nil {
 				return err
 			}
@@ -64,21 +60,4 @@ POSTed, signed with HMAC-SHA256 of the body in the X-Gpumeter-Signature header.`
 	cmd.Flags().StringVar(&at, "at", "", "evaluate at this RFC 3339 time (default now)")
 	cmd.Flags().StringVar(&format, "format", "json", "output format: json (JSON lines)")
 	return cmd
-}
-
-// idleFlags brings the rollups up to date for the look-back and evaluates.
-func idleFlags(ctx context.Context, e *env, t time.Time) ([]reports.IdleFlag, error) {
-	agg := &aggregator.Aggregator{Store: e.st, Params: aggregator.ParamsFrom(e.cfg), Log: e.log}
-	if _, err := agg.Update(ctx, time.Now(), [2]time.Time{t.Add(-35 * 24 * time.Hour), t}); err != nil {
-		return nil, err
-	}
-	flags, _, err := aggregator.Idle(ctx, e.st, agg.Params, e.cfg.Idle, t)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]reports.IdleFlag, len(flags))
-	for i, f := range flags {
-		out[i] = reports.IdleFlagJSON(f)
-	}
-	return out, nil
 }

@@ -8,9 +8,20 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nipa-gpu/gpumeter/aggregator"
+	"github.com/nipa-gpu/gpumeter/ledger"
+	"github.com/nipa-gpu/gpumeter/publish"
 	"github.com/nipa-gpu/gpumeter/reports"
 )
+
+// checkNames label the limit checks in the table.
+var checkNames = map[ledger.CheckItem]string{
+	ledger.CheckPrivateShareGPUs: "private share GPUs (inventory)",
+	ledger.CheckPeakGPUs:         "peak GPUs on own projects",
+	ledger.CheckBorrowed:         "borrowed GPU-hours this month",
+	ledger.CheckLongestHold:      "longest borrow hold, hours",
+	ledger.CheckLent:             "lent GPU-hours (public on private)",
+	ledger.CheckPrivateUsed:      "private share used GPU-hours",
+}
 
 func newLimitsCmd(g *globals) *cobra.Command {
 	var provider, month string
@@ -27,60 +38,44 @@ func newLimitsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.close()
-			lim, ok := e.cfg.Providers[provider]
-			if !ok {
+			if _, ok := e.cfg.Providers[provider]; !ok {
 				return fmt.Errorf("limits: provider %q is not configured", provider)
 			}
-			now := time.Now()
-			rep, err := reports.Build(cmd.Context(), e.st, e.cfg, reports.Options{Month: month, Provider: provider, Now: now})
+			l, err := publish.Ledger(cmd.Context(), e.st, e.cfg, ledger.Scope{Month: month, Provider: provider, Now: time.Now()}, e.log)
 			if err != nil {
 				return err
 			}
-			if len(rep.Providers) == 0 {
+			if len(l.Providers) == 0 {
 				return fmt.Errorf("limits: provider %s has no GPUs in %s", provider, month)
 			}
-			p := rep.Providers[0]
-			holds, err := aggregator.BorrowHolds(cmd.Context(), e.st)
-			if err != nil {
-				return err
-			}
-			from, to, _ := reports.Period(month, e.cfg.Location(), now)
-			var longest int64
-			for _, h := range holds {
-				if h.Provider == provider && h.From < to.Unix() && h.To > from.Unix() {
-					longest = max(longest, min(h.To, to.Unix())-h.From)
-				}
-			}
+			p := l.Providers[0]
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s, %s (%s), to %s\n\n", provider, month, e.cfg.Timezone, to.In(e.cfg.Location()).Format("2006-01-02 15:04"))
+			fmt.Fprintf(out, "%s, %s (%s), to %s\n\n", provider, month, e.cfg.Timezone, l.To.In(e.cfg.Location()).Format("2006-01-02 15:04"))
 			w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(w, "\tusage\tlimit\t\t")
-			row := func(name string, usage, limit float64, unlimited bool) {
-				status := "ok"
+			for _, c := range p.Checks {
 				switch {
-				case unlimited:
-					status, limit = "no cap", 0
-				case usage > limit:
-					status = "OVER"
+				case !c.HasLimit:
+					fmt.Fprintf(w, "%s\t%.3f\t\t\t\n", checkNames[c.Item], c.Usage)
+				case c.Unlimited:
+					fmt.Fprintf(w, "%s\t%.3f\t%.3f\tno cap\t\n", checkNames[c.Item], c.Usage, 0.0)
+				case c.Over:
+					fmt.Fprintf(w, "%s\t%.3f\t%.3f\tOVER\t\n", checkNames[c.Item], c.Usage, c.Limit)
+				default:
+					fmt.Fprintf(w, "%s\t%.3f\t%.3f\tok\t\n", checkNames[c.Item], c.Usage, c.Limit)
 				}
-				fmt.Fprintf(w, "%s\t%.3f\t%.3f\t%s\t\n", name, usage, limit, status)
 			}
-			row("private share GPUs (inventory)", float64(p.GPUs.Private), float64(lim.PrivateShareGPUs), false)
-			row("peak GPUs on own projects", p.PeakProviderGPUs, float64(lim.PrivateShareGPUs), false)
-			row("borrowed GPU-hours this month", p.BorrowedGPUHours, lim.MonthlyBorrowGPUHours, lim.MonthlyBorrowGPUHours == 0)
-			row("longest borrow hold, hours", reports.Hours(longest), lim.MaxBorrowHours, false)
-			fmt.Fprintf(w, "lent GPU-hours (public on private)\t%.3f\t\t\t\n", p.LentGPUHours)
-			fmt.Fprintf(w, "private share used GPU-hours\t%.3f\t\t\t\n", p.PrivateUsedGPUHours)
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "\nviolations: %d\n", len(p.Violations))
-			if len(p.Violations) == 0 {
+			violations := reports.JSON(l).Providers[0].Violations
+			fmt.Fprintf(out, "\nviolations: %d\n", len(violations))
+			if len(violations) == 0 {
 				return nil
 			}
 			w = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "KIND\tGPU\tNODE\tFROM\tTO\tGPU-HOURS")
-			for _, v := range p.Violations {
+			for _, v := range violations {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%.3f\n", v.Kind, dash(v.GPUUUID), dash(v.Node), v.From, dash(v.To), v.GPUHours)
 			}
 			return w.Flush()

@@ -1,21 +1,15 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
 
-	"github.com/nipa-gpu/gpumeter/config"
-	"github.com/nipa-gpu/gpumeter/reports"
-	"github.com/nipa-gpu/gpumeter/store"
+	"github.com/nipa-gpu/gpumeter/ledger"
+	"github.com/nipa-gpu/gpumeter/publish"
 )
 
 func newReportCmd(g *globals) *cobra.Command {
@@ -49,26 +43,19 @@ A month still running is reported up to the last whole hour.`,
 					return fmt.Errorf("report: provider %q is not configured", provider)
 				}
 			}
-			rep, detail, err := reports.BuildDetail(cmd.Context(), e.st, e.cfg, reports.Options{Month: month, Provider: provider, Now: time.Now()})
+			iss, err := publish.Publish(cmd.Context(), e.st, e.cfg, publish.Request{
+				Scope: ledger.Scope{Month: month, Provider: provider, Now: time.Now()}, Version: gpumeterVersion(), Log: e.log})
 			if err != nil {
 				return err
 			}
-			previous, changes, err := reports.Issue(cmd.Context(), e.st, rep, provider)
-			if err != nil {
-				return err
-			}
-			if !previous.IsZero() {
-				e.log.Info("re-issue", zap.String("month", month), zap.Time("previous_issue", previous), zap.Int("figures_changed", len(changes)))
-				for _, c := range changes {
-					e.log.Info("changed since the previous issue", zap.String("figure", c.Path), zap.String("was", c.Was), zap.String("now", c.Now))
-				}
-			}
+			write := iss.WriteJSON
 			if format == "xlsx" {
-				opts := reports.WorkbookOptions{Lang: lang, Version: gpumeterVersion(), Config: configText(e.cfg, provider), Provider: provider,
-					Changes: changes, Previous: previous, Limits: e.cfg.Providers}
-				return writeOut(cmd.OutOrStdout(), out, func(w io.Writer) error { return reports.WriteWorkbook(w, rep, detail, opts) })
+				write = func(w io.Writer) error { return iss.WriteWorkbook(w, lang) }
 			}
-			return writeOut(cmd.OutOrStdout(), out, func(w io.Writer) error { return encodeJSON(w, rep) })
+			if out == "-" {
+				return write(cmd.OutOrStdout())
+			}
+			return publish.WriteFile(out, write)
 		},
 	}
 	cmd.Flags().StringVar(&month, "month", "", "month, YYYY-MM, in the configured time zone")
@@ -77,54 +64,4 @@ A month still running is reported up to the last whole hour.`,
 	cmd.Flags().StringVar(&format, "format", "json", "xlsx or json")
 	cmd.Flags().StringVar(&out, "out", "", "output file, or - for stdout")
 	return cmd
-}
-
-// writeOut writes to stdout for "-", else to a file that appears whole or
-// not at all.
-func writeOut(stdout io.Writer, path string, write func(io.Writer) error) error {
-	if path == "-" {
-		return write(stdout)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".gpumeter-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// configText is the configuration as the workbook records it: secrets
-// hidden, and in a provider's workbook no other provider's limits.
-func configText(cfg config.Config, provider string) string {
-	cfg.Store = store.Redact(cfg.Store)
-	if provider != "" {
-		cfg.Providers = map[string]config.ProviderLimits{provider: cfg.Providers[provider]}
-	}
-	if cfg.Webhook.Secret != "" {
-		cfg.Webhook.Secret = "xxxxx"
-	}
-	data, err := yaml.Marshal(cfg)
-	if err != nil {
-		return ""
-	}
-	return string(data)
-}
-
-func encodeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/reports"
+	"github.com/nipa-gpu/gpumeter/server"
 )
 
 // The HTTP API of `gpumeter run` over a store holding the small month.
@@ -33,11 +34,7 @@ func TestRunAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	j := &jobs{e: &env{cfg: cfg, log: zap.NewNop(), st: st},
-		runs:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "r"}, []string{"job", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "d"}, []string{"job"})}
-	srv := httptest.NewServer(apiHandler(j, reg))
+	srv := httptest.NewServer(server.New(st, cfg, zap.NewNop(), "test", prometheus.NewRegistry()).Handler())
 	defer srv.Close()
 	get := func(path string) (int, string) {
 		resp, err := http.Get(srv.URL + path)
@@ -103,8 +100,8 @@ func TestMonthlyReportJob(t *testing.T) {
 	st := storetest.Open(t, storetest.Backends()[0].DSN(t))
 	cfg := config.Default()
 	cfg.Schedule.ReportDir = t.TempDir()
-	j := &jobs{e: &env{cfg: cfg, log: zap.NewNop(), st: st}}
-	if err := j.monthlyReport(context.Background()); err != nil {
+	svc := server.New(st, cfg, zap.NewNop(), "test", prometheus.NewRegistry())
+	if err := svc.MonthlyReport(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().In(cfg.Location())

@@ -57,13 +57,10 @@ FROM (SELECT DISTINCT gpu_uuid, node FROM inventory_current) ARRAY JOIN range(57
 	if err != nil {
 		return err
 	}
-	rows, err := st.Query(ctx, "SELECT count() FROM samples")
-	if err != nil {
+	var n uint64
+	if err := st.Stream(ctx, "SELECT count() FROM samples", func(scan func(...any) error) error { return scan(&n) }); err != nil {
 		return err
 	}
-	rows.Next()
-	var n int64
-	rows.Scan(&n)
 	fmt.Printf("generated %d samples for %s in %.1f s (in the engine)\n", n, day.Format("2006-01-02"), time.Since(start).Seconds())
 	// Rollups of the rest of the month are synthesised by the engine too, so
 	// that the report reads a full month of them, and the run state says all

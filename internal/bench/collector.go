@@ -134,11 +134,7 @@ func benchCollector(bin string) error {
 				batch[i].TS = at.Add(time.Duration(r) * 15 * time.Second)
 			}
 			for off := 0; off < len(batch); off += 20000 {
-				rows := make([][]any, 0, 20000)
-				for _, s := range batch[off:min(off+20000, len(batch))] {
-					rows = append(rows, store.SampleRow(s, 1))
-				}
-				if err := st.Insert(context.Background(), "samples", store.SampleColumns, rows); err != nil {
+				if err := store.InsertSamples(context.Background(), st, batch[off:min(off+20000, len(batch))], 1); err != nil {
 					return err
 				}
 			}

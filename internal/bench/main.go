@@ -290,14 +290,10 @@ func diskUsage(ctx context.Context, dsn string) error {
 	if err := st.Exec(ctx, "OPTIMIZE TABLE samples FINAL"); err != nil {
 		return err
 	}
-	rows, err := st.Query(ctx, `SELECT sum(bytes_on_disk), sum(rows) FROM system.parts
-WHERE database = currentDatabase() AND table = 'samples' AND active`)
-	if err != nil {
-		return err
-	}
 	var bytes, n float64
-	rows.Next()
-	if err := rows.Scan(&bytes, &n); err != nil {
+	err = st.Stream(ctx, `SELECT toFloat64(sum(bytes_on_disk)), toFloat64(sum(rows)) FROM system.parts
+WHERE database = currentDatabase() AND table = 'samples' AND active`, func(scan func(...any) error) error { return scan(&bytes, &n) })
+	if err != nil {
 		return err
 	}
 	metrics := []string{"gpu_util", "gr_engine_active", "sm_active", "fb_used_mib", "fb_free_mib", "power_w", "energy_mj"}
@@ -305,30 +301,22 @@ WHERE database = currentDatabase() AND table = 'samples' AND active`)
 	for _, m := range metrics {
 		counts = append(counts, "count("+m+")")
 	}
-	rows, err = st.Query(ctx, "SELECT "+strings.Join(counts, " + ")+" FROM samples")
-	if err != nil {
-		return err
-	}
 	var values float64
-	rows.Next()
-	if err := rows.Scan(&values); err != nil {
+	err = st.Stream(ctx, "SELECT toFloat64("+strings.Join(counts, " + ")+") FROM samples", func(scan func(...any) error) error { return scan(&values) })
+	if err != nil {
 		return err
 	}
 	fmt.Printf("embedded engine after OPTIMIZE FINAL: %.1f MB on disk for %.0f samples\n", bytes/1e6, n)
 	fmt.Printf("  %.2f bytes per sample, %.2f bytes per metric value (%.0f values)\n", bytes/n, bytes/values, values)
-	rows, err = st.Query(ctx, `SELECT name, data_compressed_bytes, data_uncompressed_bytes FROM system.columns
-WHERE database = currentDatabase() AND table = 'samples' ORDER BY data_compressed_bytes DESC`)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("  %-18s %12s %12s\n", "column", "bytes/sample", "ratio")
-	for rows.Next() {
+	return st.Stream(ctx, `SELECT name, toFloat64(data_compressed_bytes), toFloat64(data_uncompressed_bytes) FROM system.columns
+WHERE database = currentDatabase() AND table = 'samples' ORDER BY data_compressed_bytes DESC`, func(scan func(...any) error) error {
 		var name string
 		var comp, raw float64
-		if err := rows.Scan(&name, &comp, &raw); err != nil {
+		if err := scan(&name, &comp, &raw); err != nil {
 			return err
 		}
 		fmt.Printf("  %-18s %12.3f %11.1fx\n", name, comp/n, raw/comp)
-	}
-	return nil
+		return nil
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nipa-gpu/gpumeter/imports"
 	"github.com/nipa-gpu/gpumeter/schemas"
 	"github.com/nipa-gpu/gpumeter/store"
 	_ "github.com/nipa-gpu/gpumeter/store/chdb"       // chdb:// backend
@@ -155,7 +156,7 @@ func NewCluster() (*Cluster, error) {
 		return nil, err
 	}
 	defer admin.Close()
-	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS metering ON CLUSTER gm"); err != nil {
+	if err := store.CreateDatabase(ctx, admin, "metering", "gm"); err != nil {
 		c.Remove()
 		return nil, err
 	}
@@ -286,13 +287,13 @@ func serverDatabase(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+	if err := store.CreateDatabase(ctx, admin, db, ""); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		admin, err := store.Open(ctx, serverDSN)
 		if err == nil {
-			_ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+			_ = store.DropDatabase(ctx, admin, db)
 			admin.Close()
 		}
 	})
@@ -324,4 +325,43 @@ func Open(t *testing.T, dsn string) store.Store {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// Count runs a query whose one row is one count (count() and the like).
+func Count(t testing.TB, st store.Store, query string) int {
+	t.Helper()
+	var n uint64
+	rows := 0
+	err := st.Stream(context.Background(), "SELECT toUInt64(("+query+"))", func(scan func(...any) error) error {
+		rows++
+		return scan(&n)
+	})
+	if err != nil || rows != 1 {
+		t.Fatalf("%s: %d rows, %v", query, rows, err)
+	}
+	return int(n)
+}
+
+// WriteFiles writes files (name → content) into a new temporary folder.
+func WriteFiles(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// ImportDir imports dir's inventory.csv, projects.csv, allocations.csv and
+// samples.csv, in that order.
+func ImportDir(t testing.TB, st store.Store, dir string) {
+	t.Helper()
+	im := &imports.Importer{Store: st}
+	for _, kind := range imports.Kinds {
+		if _, err := im.Import(context.Background(), kind, filepath.Join(dir, kind+".csv")); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

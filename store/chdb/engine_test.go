@@ -83,13 +83,10 @@ func TestGoSignalHandlingSurvivesEngine(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	rows, err := s.Query(ctx, "SELECT count(), sum(n) FROM t")
-	if err != nil {
+	var n, sum uint64
+	if err := s.Stream(ctx, "SELECT count(), toUInt64(sum(n)) FROM t", func(scan func(...any) error) error { return scan(&n, &sum) }); err != nil {
 		t.Fatal(err)
 	}
-	var n, sum uint64
-	rows.Next()
-	rows.Scan(&n, &sum)
 	if n != 500000 || sum != 500000*499999/2 {
 		t.Fatalf("count %d sum %d", n, sum)
 	}
@@ -140,7 +137,7 @@ func TestMissingLibraryIsOneClearLine(t *testing.T) {
 func TestQueryErrorsAndEscaping(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
-	if _, err := s.Query(ctx, "SELECT * FROM missing_table"); err == nil || !strings.Contains(err.Error(), "UNKNOWN_TABLE") {
+	if err := s.Stream(ctx, "SELECT * FROM missing_table", func(func(...any) error) error { return nil }); err == nil || !strings.Contains(err.Error(), "UNKNOWN_TABLE") {
 		t.Fatalf("got %v", err)
 	}
 	if err := s.Exec(ctx, "CREATE TABLE e (s String, n Nullable(String)) ENGINE = MergeTree ORDER BY s"); err != nil {
@@ -150,14 +147,9 @@ func TestQueryErrorsAndEscaping(t *testing.T) {
 	if err := s.Insert(ctx, "e", []string{"s", "n"}, [][]any{{odd, nil}}); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := s.Query(ctx, "SELECT s, n FROM e")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got string
 	var null *string
-	rows.Next()
-	if err := rows.Scan(&got, &null); err != nil {
+	if err := s.Stream(ctx, "SELECT s, n FROM e", func(scan func(...any) error) error { return scan(&got, &null) }); err != nil {
 		t.Fatal(err)
 	}
 	if got != odd || null != nil {

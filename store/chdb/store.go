@@ -3,8 +3,6 @@ package chdb
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,12 +81,12 @@ func Open(dsn string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{eng: eng, lock: lock, path: abs}
-	// DateTime text is rendered in UTC on both backends (see store.Rows).
-	if _, err := eng.query("SET session_timezone = 'UTC'", "TabSeparated"); err != nil {
+	// DateTime text is rendered in UTC on both backends.
+	if _, err := eng.query(store.UTCSession, "TabSeparated"); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	out, err := eng.query("SELECT version()", "TabSeparated")
+	out, err := eng.query(store.VersionQuery, "TabSeparated")
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
@@ -110,17 +108,6 @@ func (s *Store) Exec(ctx context.Context, query string) error {
 	}
 	_, err := s.eng.query(query, "TabSeparated")
 	return wrap(err)
-}
-
-func (s *Store) Query(ctx context.Context, query string) (*store.Rows, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	out, err := s.eng.query(query, "TabSeparatedWithNames")
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return parseTSV(out)
 }
 
 func (s *Store) Stream(ctx context.Context, query string, fn func(scan func(dest ...any) error) error) error {
@@ -180,7 +167,7 @@ func (s *Store) Insert(ctx context.Context, table string, columns []string, rows
 		return nil
 	}
 	buf := make([]byte, 0, 64*len(rows)*len(columns)/4+256)
-	buf = fmt.Appendf(buf, "INSERT INTO %s (%s) FORMAT TabSeparated\n", table, strings.Join(columns, ", "))
+	buf = append(append(buf, store.InsertStatement(table, columns, "TabSeparated")...), '\n')
 	var err error
 	for _, row := range rows {
 		if len(row) != len(columns) {
@@ -217,30 +204,4 @@ func wrap(err error) error {
 		return nil
 	}
 	return fmt.Errorf("embedded ClickHouse: %w", err)
-}
-
-func parseTSV(out []byte) (*store.Rows, error) {
-	rows := &store.Rows{}
-	if len(out) == 0 {
-		return rows, nil
-	}
-	lines := bytes.Split(bytes.TrimSuffix(out, []byte{'\n'}), []byte{'\n'})
-	for _, name := range strings.Split(string(lines[0]), "\t") {
-		rows.Columns = append(rows.Columns, store.UnescapeTSV(name))
-	}
-	rows.Data = make([][]sql.NullString, 0, len(lines)-1)
-	for _, line := range lines[1:] {
-		fields := strings.Split(string(line), "\t")
-		if len(fields) != len(rows.Columns) {
-			return nil, errors.New("embedded ClickHouse: malformed TabSeparated result")
-		}
-		row := make([]sql.NullString, len(fields))
-		for i, f := range fields {
-			if f != `\N` {
-				row[i] = sql.NullString{String: store.UnescapeTSV(f), Valid: true}
-			}
-		}
-		rows.Data = append(rows.Data, row)
-	}
-	return rows, nil
 }

@@ -4,13 +4,9 @@ package clickhouse
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"math/big"
 	"net/url"
 	"os"
-	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
@@ -94,7 +90,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s := &Store{conn: conn, addr: addr}
 	var version string
-	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+	if err := conn.QueryRow(ctx, store.VersionQuery).Scan(&version); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("ClickHouse at %s: %w", addr, err)
 	}
@@ -113,31 +109,6 @@ func (s *Store) Exec(ctx context.Context, query string) error {
 	return s.wrap(s.conn.Exec(ctx, query))
 }
 
-func (s *Store) Query(ctx context.Context, query string) (*store.Rows, error) {
-	rs, err := s.conn.Query(ctx, query)
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	defer rs.Close()
-	out := &store.Rows{Columns: rs.Columns()}
-	types := rs.ColumnTypes()
-	vals := make([]any, len(types))
-	for i, t := range types {
-		vals[i] = reflect.New(t.ScanType()).Interface()
-	}
-	for rs.Next() {
-		if err := rs.Scan(vals...); err != nil {
-			return nil, s.wrap(err)
-		}
-		row := make([]sql.NullString, len(vals))
-		for i, v := range vals {
-			row[i] = cell(reflect.ValueOf(v).Elem())
-		}
-		out.Data = append(out.Data, row)
-	}
-	return out, s.wrap(rs.Err())
-}
-
 func (s *Store) Stream(ctx context.Context, query string, fn func(scan func(dest ...any) error) error) error {
 	rs, err := s.conn.Query(ctx, query)
 	if err != nil {
@@ -153,44 +124,12 @@ func (s *Store) Stream(ctx context.Context, query string, fn func(scan func(dest
 	return s.wrap(rs.Err())
 }
 
-// cell renders a scanned value as the embedded engine would print it, so that
-// both backends give the same Rows.
-func cell(v reflect.Value) sql.NullString {
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return sql.NullString{}
-		}
-		v = v.Elem()
-	}
-	var s string
-	switch x := v.Interface().(type) {
-	case time.Time:
-		s = x.UTC().Format(store.DateTimeLayout)
-	case string:
-		s = x
-	case float32:
-		s = strconv.FormatFloat(float64(x), 'g', -1, 32)
-	case float64:
-		s = strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		s = "false"
-		if x {
-			s = "true"
-		}
-	case big.Int:
-		s = x.String()
-	default:
-		s = fmt.Sprint(x)
-	}
-	return sql.NullString{String: s, Valid: true}
-}
-
 // Insert sends the rows as one native batch.
 func (s *Store) Insert(ctx context.Context, table string, columns []string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	batch, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", table, strings.Join(columns, ", ")))
+	batch, err := s.conn.PrepareBatch(ctx, store.InsertStatement(table, columns, ""))
 	if err != nil {
 		return s.wrap(err)
 	}

@@ -1,42 +1,22 @@
-package aggregator_test
+package ledger_test
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/imports"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
+	"github.com/nipa-gpu/gpumeter/ledger"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
-
-func writeFiles(t *testing.T, files map[string]string) string {
-	dir := t.TempDir()
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-func importAll(t *testing.T, st store.Store, dir string) {
-	t.Helper()
-	im := &imports.Importer{Store: st}
-	for _, kind := range imports.Kinds {
-		if _, err := im.Import(context.Background(), kind, filepath.Join(dir, kind+".csv")); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 var T = time.Date(2026, 10, 10, 0, 0, 0, 0, time.UTC)
 
@@ -79,7 +59,7 @@ func idleScenario(t *testing.T) string {
 	for i := 1; i <= 5; i++ {
 		inv += fmt.Sprintf("I%d,nhn,s,node-%d,0,B200,government,2026-10-01T00:00:00Z,\n", i, i)
 	}
-	return writeFiles(t, map[string]string{
+	return storetest.WriteFiles(t, map[string]string{
 		"inventory.csv": inv,
 		"projects.csv": "project_id,name,kind,provider,namespace\np-idle,idle,public,nhn,\np-busy,busy,public,nhn,\n" +
 			"p-own,own,provider,nhn,\np-old,old,public,nhn,\n",
@@ -97,20 +77,24 @@ func TestIdleFlagsByHand(t *testing.T) {
 	cfg := config.Default()
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		importAll(t, st, dir)
+		storetest.ImportDir(t, st, dir)
 		agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}
 		if _, err := agg.Update(ctx, T.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		for _, at := range []time.Time{T, T.Add(30 * time.Minute)} {
-			flags, short, err := aggregator.Idle(ctx, st, agg.Params, cfg.Idle, at)
+			ref, err := store.LoadReference(ctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flags, short, err := ledger.IdleFlags(ctx, agg, aggregator.NewTimelines(ref), cfg.Idle, at)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got []string
 			for _, f := range flags {
 				got = append(got, fmt.Sprintf("%s %s %s %q since=%s hours=%.3f active=%.3f coverage=%.3f %s",
-					f.ID, f.Kind, f.GPU, f.Project, f.Since.Format(time.RFC3339), at.Sub(f.Since).Hours(), f.ActivePct, f.CoveragePct, f.Recommendation))
+					f.FlagID, f.Kind, f.GPUUUID, f.ProjectID, f.Since, f.Hours, f.ActivePct, f.CoveragePct, f.Recommendation))
 			}
 			i1Since := time.Date(2026, 10, 8, 20, 0, 0, 0, time.UTC)
 			i2Since := time.Date(2026, 10, 5, 0, 0, 0, 0, time.UTC)
@@ -122,9 +106,9 @@ func TestIdleFlagsByHand(t *testing.T) {
 			}
 			want := []string{
 				fmt.Sprintf("%s unallocated_idle I1 \"\" since=2026-10-08T20:00:00Z hours=%.3f active=0.000 coverage=%s offer",
-					aggregator.FlagID("I1", "unallocated_idle", i1Since), at.Sub(i1Since).Hours(), i1Cov),
+					gpumeter.FlagID("I1", gpumeter.FlagUnallocatedIdle, i1Since), at.Sub(i1Since).Hours(), i1Cov),
 				fmt.Sprintf("%s allocated_idle I2 \"p-idle\" since=2026-10-05T00:00:00Z hours=%.3f active=%s coverage=%s reclaim",
-					aggregator.FlagID("I2", "allocated_idle", i2Since), at.Sub(i2Since).Hours(), i2Active, i2Cov),
+					gpumeter.FlagID("I2", gpumeter.FlagAllocatedIdle, i2Since), at.Sub(i2Since).Hours(), i2Active, i2Cov),
 			}
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("at %s:\n%s\nwant:\n%s", at.Format(time.RFC3339), strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -1,14 +1,10 @@
 package reports
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
-	"time"
-
-	"github.com/nipa-gpu/gpumeter/store"
 )
 
 // Change is one figure that differs from the previous issue.
@@ -16,35 +12,6 @@ type Change struct {
 	Path string // e.g. providers[nhn].hours.government.no_data
 	Was  string // "" when the figure is new
 	Now  string // "" when the figure is gone
-}
-
-// Issue records a report as issued and returns what changed since the
-// previous issue of the same month and provider (nil for a first issue).
-func Issue(ctx context.Context, st store.Store, rep *Report, provider string) (previous time.Time, changes []Change, err error) {
-	body, err := json.Marshal(rep)
-	if err != nil {
-		return previous, nil, err
-	}
-	var prevBody string
-	q := fmt.Sprintf(`SELECT issued_at, body FROM report_issues WHERE month = %s AND provider = %s ORDER BY issued_at DESC LIMIT 1`,
-		store.Quote(rep.Month), store.Quote(provider))
-	err = st.Stream(ctx, q, func(scan func(...any) error) error { return scan(&previous, &prevBody) })
-	if err != nil {
-		return previous, nil, fmt.Errorf("read previous issue: %w", err)
-	}
-	if prevBody != "" {
-		var old Report
-		if err := json.Unmarshal([]byte(prevBody), &old); err != nil {
-			return previous, nil, fmt.Errorf("read previous issue: %w", err)
-		}
-		changes = Diff(&old, rep)
-	}
-	issued, _ := time.Parse(time.RFC3339, rep.GeneratedAt)
-	row := []any{rep.Month, provider, issued, rep.InputsSHA256, string(body)}
-	if err := st.Insert(ctx, "report_issues", []string{"month", "provider", "issued_at", "inputs_sha256", "body"}, [][]any{row}); err != nil {
-		return previous, changes, fmt.Errorf("record issue: %w", err)
-	}
-	return previous, changes, nil
 }
 
 // Diff lists the figures that differ between two issues of a report; the

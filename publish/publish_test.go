@@ -1,4 +1,4 @@
-package reports_test
+package publish_test
 
 import (
 	"bytes"
@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/imports"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
+	"github.com/nipa-gpu/gpumeter/ledger"
+	"github.com/nipa-gpu/gpumeter/publish"
 	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/store"
 )
@@ -22,12 +26,7 @@ const small = "../testdata/reports/small/"
 
 func load(t *testing.T, st store.Store, dir string) config.Config {
 	t.Helper()
-	im := &imports.Importer{Store: st}
-	for _, kind := range imports.Kinds {
-		if _, err := im.Import(context.Background(), kind, dir+kind+".csv"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.ImportDir(t, st, dir)
 	cfg, err := config.Load(dir + "config.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -50,16 +49,23 @@ func canonical(t *testing.T, v any) string {
 	return string(out)
 }
 
+// publishJSON issues a month's report and gives its JSON.
+func publishJSON(t *testing.T, st store.Store, cfg config.Config, month, provider string, now time.Time) *reports.Report {
+	t.Helper()
+	iss, err := publish.Publish(context.Background(), st, cfg, publish.Request{Scope: ledger.Scope{Month: month, Provider: provider, Now: now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss.Report
+}
+
 // The small case's figures are worked out by hand in
 // testdata/reports/small/README.md; the report must give them exactly.
 func TestSmallMonthByHand(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		cfg := load(t, st, small)
 		now := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
-		rep, err := reports.Build(context.Background(), st, cfg, reports.Options{Month: "2026-10", Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep := publishJSON(t, st, cfg, "2026-10", "", now)
 		if rep.GeneratedAt != "2026-11-03T00:00:00Z" || len(rep.InputsSHA256) != 64 {
 			t.Fatalf("generated_at %q inputs_sha256 %q", rep.GeneratedAt, rep.InputsSHA256)
 		}
@@ -77,15 +83,12 @@ func TestSmallMonthByHand(t *testing.T) {
 		}
 		// The same store gives the same report; the provider's report holds
 		// nothing of the others.
-		again, _ := reports.Build(context.Background(), st, cfg, reports.Options{Month: "2026-10", Now: now})
+		again := publishJSON(t, st, cfg, "2026-10", "", now)
 		again.GeneratedAt, again.InputsSHA256 = "", ""
 		if canonical(t, again) != canonical(t, rep) {
 			t.Fatal("a second build differs")
 		}
-		only, err := reports.Build(context.Background(), st, cfg, reports.Options{Month: "2026-10", Provider: "kakao", Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
+		only := publishJSON(t, st, cfg, "2026-10", "kakao", now)
 		data, _ := json.Marshal(only)
 		for _, foreign := range []string{"nhn", "GPU-G1", "GPU-G2", "GPU-G3", "p-pub", "p-own", `"n1"`, `"n2"`, "GPU-UNKNOWN"} {
 			if bytes.Contains(data, []byte(foreign)) {
@@ -104,12 +107,9 @@ func TestReissueSaysWhatChanged(t *testing.T) {
 		ctx := context.Background()
 		cfg := load(t, st, small)
 		now := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
-		first, err := reports.Build(ctx, st, cfg, reports.Options{Month: "2026-10", Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if prev, changes, err := reports.Issue(ctx, st, first, ""); err != nil || !prev.IsZero() || changes != nil {
-			t.Fatalf("first issue: %v %v %v", prev, changes, err)
+		first, err := publish.Publish(ctx, st, cfg, publish.Request{Scope: ledger.Scope{Month: "2026-10", Now: now}})
+		if err != nil || !first.Previous.IsZero() || first.Changes != nil {
+			t.Fatalf("first issue: %v", err)
 		}
 		// G3 (private, lent to p-pub) reports late: one sample at 01:00 KST, active.
 		late := t.TempDir() + "/late.csv"
@@ -118,16 +118,12 @@ func TestReissueSaysWhatChanged(t *testing.T) {
 		if _, err := (&imports.Importer{Store: st}).Samples(ctx, late); err != nil {
 			t.Fatal(err)
 		}
-		second, err := reports.Build(ctx, st, cfg, reports.Options{Month: "2026-10", Now: now.Add(time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		prev, changes, err := reports.Issue(ctx, st, second, "")
-		if err != nil || !prev.Equal(now) {
-			t.Fatalf("previous %v, %v", prev, err)
+		second, err := publish.Publish(ctx, st, cfg, publish.Request{Scope: ledger.Scope{Month: "2026-10", Now: now.Add(time.Hour)}})
+		if err != nil || !second.Previous.Equal(now) {
+			t.Fatalf("previous %v, %v", second, err)
 		}
 		var got []string
-		for _, c := range changes {
+		for _, c := range second.Changes {
 			got = append(got, c.Path+": "+c.Was+" -> "+c.Now)
 		}
 		// 60 s of G3 move from no_data to public_active, on the private share:
@@ -161,10 +157,7 @@ func TestSmallMonthOnCluster(t *testing.T) {
 	st := storetest.Open(t, c.DSN)
 	cfg := load(t, st, small)
 	now := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
-	rep, err := reports.Build(context.Background(), st, cfg, reports.Options{Month: "2026-10", Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := publishJSON(t, st, cfg, "2026-10", "", now)
 	rep.GeneratedAt, rep.InputsSHA256 = "", ""
 	wantData, _ := os.ReadFile(small + "expected.json")
 	var want any
@@ -178,15 +171,45 @@ func TestSmallMonthOnCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := shard.Query(context.Background(), "SELECT count() FROM samples_local")
+		n := storetest.Count(t, shard, "SELECT count() FROM samples_local")
 		shard.Close()
-		var n int
-		if err != nil || !rows.Next() || rows.Scan(&n) != nil || n == 0 {
-			t.Fatalf("shard %s holds %d samples (%v): want some on each", dsn, n, err)
+		if n == 0 {
+			t.Fatalf("shard %s holds no samples: want some on each", dsn)
 		}
 		total += n
 	}
 	if total != 2101 {
 		t.Fatalf("shards hold %d samples, the file has 2,101", total)
+	}
+}
+
+// A provider's workbook holds nothing of the other providers.
+func TestProviderWorkbookIsItsOwn(t *testing.T) {
+	st := storetest.Open(t, storetest.Backends()[0].DSN(t))
+	cfg := load(t, st, small)
+	now := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	iss, err := publish.Publish(context.Background(), st, cfg, publish.Request{Scope: ledger.Scope{Month: "2026-10", Provider: "kakao", Now: now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := iss.WriteWorkbook(&buf, "en"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sheet := range f.GetSheetList() {
+		rows, _ := f.GetRows(sheet)
+		for _, row := range rows {
+			for _, c := range row {
+				for _, foreign := range []string{"nhn", "GPU-G1", "GPU-G2", "GPU-G3", "p-pub", "p-own", "GPU-UNKNOWN"} {
+					if strings.Contains(c, foreign) {
+						t.Errorf("%s: %q mentions %s", sheet, c, foreign)
+					}
+				}
+			}
+		}
 	}
 }

@@ -1,0 +1,239 @@
+package gpumeter
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"math/big"
+	"strconv"
+	"time"
+)
+
+// Forever is the end, in Unix seconds, of an interval that has not ended
+// (an open inventory row, allocation or hold).
+const Forever int64 = math.MaxInt64
+
+// Class is what one capacity second was used for (SPEC §5): who held the GPU
+// (a public project, a provider project, nobody), and whether it was active;
+// or no_data when no sample tells.
+type Class string
+
+const (
+	PublicActive      Class = "public_active"
+	PublicIdle        Class = "public_idle"
+	ProviderActive    Class = "provider_active"
+	ProviderIdle      Class = "provider_idle"
+	UnallocatedActive Class = "unallocated_active"
+	UnallocatedIdle   Class = "unallocated_idle"
+	NoData            Class = "no_data"
+	// ProviderBorrowed is not a class of seconds but the tariff class of the
+	// borrowed seconds (provider projects on the government share).
+	ProviderBorrowed Class = "provider_borrowed"
+)
+
+// Classes are the seven classes in report order; every capacity second is in
+// exactly one of them.
+var Classes = []Class{PublicActive, PublicIdle, ProviderActive, ProviderIdle, UnallocatedActive, UnallocatedIdle, NoData}
+
+// TariffClasses are the classes a tariff may price.
+var TariffClasses = append(append([]Class{}, Classes...), ProviderBorrowed)
+
+// Valid reports whether c is one of the seven classes.
+func (c Class) Valid() bool {
+	for _, k := range Classes {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Unallocated is the holder kind of a second no project holds.
+const Unallocated ProjectKind = ""
+
+// BilledTo says who pays a charge.
+type BilledTo string
+
+const (
+	BilledToProvider   BilledTo = "provider"
+	BilledToGovernment BilledTo = "government"
+	BilledToProject    BilledTo = "project"
+)
+
+// Valid reports whether b is one of the three payers.
+func (b BilledTo) Valid() bool {
+	return b == BilledToProvider || b == BilledToGovernment || b == BilledToProject
+}
+
+// Metric is the activity metric a second's activity is judged by.
+type Metric string
+
+const (
+	MetricAuto           Metric = "auto" // the larger of gpu_util and gr_engine_active×100 among those present
+	MetricGPUUtil        Metric = "gpu_util"
+	MetricGrEngineActive Metric = "gr_engine_active"
+	MetricSMActive       Metric = "sm_active"
+)
+
+// Valid reports whether m is one of the metrics.
+func (m Metric) Valid() bool {
+	return m == MetricAuto || m == MetricGPUUtil || m == MetricGrEngineActive || m == MetricSMActive
+}
+
+// Seconds are the seven classes of some capacity, in seconds: the unit every
+// figure is computed in before it is rounded for display.
+type Seconds struct {
+	PublicActive, PublicIdle, ProviderActive, ProviderIdle, UnallocatedActive, UnallocatedIdle, NoData int64
+}
+
+// Add counts active, idle and no_data seconds held by a project of kind
+// (Unallocated for none) into their classes.
+func (s *Seconds) Add(kind ProjectKind, active, idle, noData int64) {
+	s.NoData += noData
+	switch kind {
+	case ProjectPublic:
+		s.PublicActive += active
+		s.PublicIdle += idle
+	case ProjectProvider:
+		s.ProviderActive += active
+		s.ProviderIdle += idle
+	default:
+		s.UnallocatedActive += active
+		s.UnallocatedIdle += idle
+	}
+}
+
+// Plus adds o to s.
+func (s *Seconds) Plus(o Seconds) {
+	for _, c := range Classes {
+		*s.field(c) += o.Of(c)
+	}
+}
+
+// Of is the seconds of one class.
+func (s Seconds) Of(c Class) int64 {
+	if f := s.field(c); f != nil {
+		return *f
+	}
+	return 0
+}
+
+func (s *Seconds) field(c Class) *int64 {
+	switch c {
+	case PublicActive:
+		return &s.PublicActive
+	case PublicIdle:
+		return &s.PublicIdle
+	case ProviderActive:
+		return &s.ProviderActive
+	case ProviderIdle:
+		return &s.ProviderIdle
+	case UnallocatedActive:
+		return &s.UnallocatedActive
+	case UnallocatedIdle:
+		return &s.UnallocatedIdle
+	case NoData:
+		return &s.NoData
+	}
+	return nil
+}
+
+// Total is the capacity the classes make up (SPEC §5's conservation law).
+func (s Seconds) Total() int64 {
+	var t int64
+	for _, c := range Classes {
+		t += s.Of(c)
+	}
+	return t
+}
+
+// Active is the seconds of the three active classes.
+func (s Seconds) Active() int64 { return s.PublicActive + s.ProviderActive + s.UnallocatedActive }
+
+// Idle is the seconds of the three idle classes.
+func (s Seconds) Idle() int64 { return s.PublicIdle + s.ProviderIdle + s.UnallocatedIdle }
+
+// Hours turns seconds into GPU-hours rounded half up to 3 decimals.
+func Hours(seconds int64) float64 {
+	sign := int64(1)
+	if seconds < 0 {
+		sign, seconds = -1, -seconds
+	}
+	return float64(sign*((seconds*1000+1800)/3600)) / 1000
+}
+
+// KRW is round_half_up(seconds / 3600 × rate), computed exactly: the rate is
+// taken as the decimal it is written as, not as a binary float.
+func KRW(seconds int64, rate float64) int64 {
+	r, ok := new(big.Rat).SetString(strconv.FormatFloat(rate, 'f', -1, 64))
+	if !ok {
+		return 0
+	}
+	x := new(big.Rat).Mul(r, new(big.Rat).SetFrac64(seconds, 3600))
+	x.Add(x, big.NewRat(1, 2))
+	return new(big.Int).Quo(x.Num(), x.Denom()).Int64() // floor for x >= 0
+}
+
+// Pct is part/whole in percent, rounded half up to 3 decimals; 0 of nothing.
+func Pct(part, whole int64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return float64((part*100000+whole/2)/whole) / 1000
+}
+
+// ViolationKind names a breach of a provider's limits (SPEC §5).
+type ViolationKind string
+
+const (
+	BorrowTooLong        ViolationKind = "borrow_too_long"
+	BorrowOverMonthlyCap ViolationKind = "borrow_over_monthly_cap"
+	UnallocatedUse       ViolationKind = "unallocated_use"
+)
+
+// FlagKind is the kind of an idle flag (SPEC §5).
+type FlagKind string
+
+const (
+	FlagUnallocatedIdle FlagKind = "unallocated_idle"
+	FlagAllocatedIdle   FlagKind = "allocated_idle"
+)
+
+// Recommendation is what the portal should do about an idle flag.
+type Recommendation string
+
+const (
+	Offer   Recommendation = "offer"   // unallocated idle: offer to applicants, or lend for a limited period
+	Reclaim Recommendation = "reclaim" // allocated idle: take back from the project
+)
+
+// Recommendation is what a flag of kind k recommends.
+func (k FlagKind) Recommendation() Recommendation {
+	if k == FlagAllocatedIdle {
+		return Reclaim
+	}
+	return Offer
+}
+
+// IdleFlag is idle government capacity at the time of evaluation, as the JSON
+// contract (SPEC §6 idle_flags) writes it.
+type IdleFlag struct {
+	FlagID         string         `json:"flag_id"`
+	Kind           FlagKind       `json:"kind"`
+	Provider       string         `json:"provider"`
+	Node           string         `json:"node"`
+	GPUUUID        string         `json:"gpu_uuid"`
+	ProjectID      string         `json:"project_id"`
+	Since          string         `json:"since"` // RFC 3339, UTC
+	Hours          float64        `json:"hours"`
+	ActivePct      float64        `json:"active_pct"`
+	CoveragePct    float64        `json:"coverage_pct"`
+	Recommendation Recommendation `json:"recommendation"`
+}
+
+// FlagID is the first 16 hex digits of SHA-256 of gpu_uuid|kind|since (UTC,
+// RFC 3339): the same idle stretch gets the same id on every run.
+func FlagID(gpu string, kind FlagKind, since time.Time) string {
+	sum := sha256.Sum256([]byte(gpu + "|" + string(kind) + "|" + since.UTC().Format(time.RFC3339)))
+	return hex.EncodeToString(sum[:])[:16]
+}

@@ -1,0 +1,139 @@
+package ledger
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/aggregator"
+	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter/store"
+)
+
+// Lookback bounds how far back the start of an idle stretch is looked for.
+const Lookback = 35 * 24 * time.Hour
+
+// Idle evaluates the idle flags at t (SPEC §5) over every provider's
+// government GPUs. The rollups must be up to date for the whole hours of
+// the look-back (aggregator.Update).
+func Idle(ctx context.Context, st store.Store, cfg config.Config, t time.Time) ([]gpumeter.IdleFlag, error) {
+	ref, err := store.LoadReference(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}
+	flags, _, err := IdleFlags(ctx, agg, aggregator.NewTimelines(ref), cfg.Idle, t)
+	return flags, err
+}
+
+// IdleFlags evaluates the idle flags at t over government GPUs, and lists
+// the GPUs that get none for want of coverage. The part of an hour at either
+// end of a window is classified from samples.
+func IdleFlags(ctx context.Context, agg *aggregator.Aggregator, tl *aggregator.Timelines, cfg config.Idle, at time.Time) (flags []gpumeter.IdleFlag, short []string, err error) {
+	flags = []gpumeter.IdleFlag{}
+	T := at.Unix()
+	U := int64(cfg.UnallocatedHours * 3600)
+	Al := int64(cfg.AllocatedHours * 3600)
+	lookback := T - int64(Lookback/time.Second)
+	// Government GPUs at t: the inventory row holding its last second.
+	rowAt := map[string]aggregator.InvSpan{}
+	var gpus []string
+	for g, rows := range tl.Inv {
+		for _, r := range rows {
+			if r.From < T && T <= r.To && r.Share == gpumeter.ShareGovernment {
+				rowAt[g] = r
+				gpus = append(gpus, g)
+			}
+		}
+	}
+	slices.Sort(gpus)
+	unallocWin, err := agg.GovernmentTotals(ctx, tl, gpus, T-U, T)
+	if err != nil {
+		return nil, nil, err
+	}
+	allocWin, err := agg.GovernmentTotals(ctx, tl, gpus, T-Al, T)
+	if err != nil {
+		return nil, nil, err
+	}
+	lastActive, err := agg.LastActive(ctx, lookback, T)
+	if err != nil {
+		return nil, nil, err
+	}
+	flag := func(kind gpumeter.FlagKind, gpu, project string, row aggregator.InvSpan, since int64, w aggregator.Totals) gpumeter.IdleFlag {
+		s := time.Unix(since, 0).UTC()
+		return gpumeter.IdleFlag{FlagID: gpumeter.FlagID(gpu, kind, s), Kind: kind, Provider: row.Provider, Node: row.Node,
+			GPUUUID: gpu, ProjectID: project, Since: s.Format(time.RFC3339), Hours: gpumeter.Hours(T - since),
+			ActivePct: round3(w.ActivePct()), CoveragePct: round3(w.CoveragePct()), Recommendation: kind.Recommendation()}
+	}
+	for _, g := range gpus {
+		row, holds := rowAt[g], tl.Holds[g]
+		if !overlapsAny(holds, T-U, T) {
+			w := unallocWin[g]
+			if w.Capacity == 0 {
+				continue
+			}
+			if w.CoveragePct() < cfg.MinCoveragePct {
+				short = append(short, g)
+				continue
+			}
+			if w.Active > 0 {
+				continue
+			}
+			since := max(lookback, row.From, lastActive[g], w.ActiveUntil)
+			for _, h := range holds {
+				if h.To <= T {
+					since = max(since, h.To)
+				}
+			}
+			flags = append(flags, flag(gpumeter.FlagUnallocatedIdle, g, "", row, since, w))
+			continue
+		}
+		project, start, ok := heldThrough(holds, T-Al, T)
+		if !ok {
+			continue
+		}
+		w := allocWin[g]
+		if w.Capacity == 0 {
+			continue
+		}
+		if w.CoveragePct() < cfg.MinCoveragePct {
+			short = append(short, g)
+			continue
+		}
+		if w.ActivePct() < cfg.AllocatedMaxActivePct {
+			flags = append(flags, flag(gpumeter.FlagAllocatedIdle, g, project, row, start, w))
+		}
+	}
+	return flags, short, nil
+}
+
+func overlapsAny(holds []aggregator.HoldSpan, from, to int64) bool {
+	for _, h := range holds {
+		if h.From < to && h.To > from {
+			return true
+		}
+	}
+	return false
+}
+
+// heldThrough finds one public project holding the GPU through [from, to),
+// back-to-back allocations of it counting as one, and where that began.
+func heldThrough(holds []aggregator.HoldSpan, from, to int64) (string, int64, bool) {
+	i := -1
+	for k, h := range holds {
+		if h.From < to && to <= h.To {
+			i = k
+		}
+	}
+	if i < 0 || holds[i].Kind != gpumeter.ProjectPublic {
+		return "", 0, false
+	}
+	project, start := holds[i].Project, holds[i].From
+	for k := i - 1; k >= 0 && holds[k].Project == project && holds[k].To == start; k-- {
+		start = holds[k].From
+	}
+	return project, start, start <= from
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }

@@ -1,0 +1,148 @@
+// Package reports formats a ledger: the JSON machine contract of SPEC §6 and
+// the workbook for people. It takes no store and computes no rule: every
+// figure is the ledger's, rounded to GPU-hours here and nowhere else.
+package reports
+
+import (
+	"time"
+
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/ledger"
+)
+
+// Report is the JSON of SPEC §6, field for field.
+type Report struct {
+	Month        string              `json:"month"`
+	Timezone     string              `json:"timezone"`
+	GeneratedAt  string              `json:"generated_at"`
+	InputsSHA256 string              `json:"inputs_sha256"`
+	Providers    []Provider          `json:"providers"`
+	Projects     []Project           `json:"projects"`
+	IdleFlags    []gpumeter.IdleFlag `json:"idle_flags"`
+	DataQuality  DataQuality         `json:"data_quality"`
+}
+
+type Provider struct {
+	Provider            string       `json:"provider"`
+	GPUs                ShareCounts  `json:"gpus"`
+	CapacityGPUHours    ShareHours   `json:"capacity_gpu_hours"`
+	Hours               ShareClasses `json:"hours"`
+	BorrowedGPUHours    float64      `json:"borrowed_gpu_hours"`
+	LentGPUHours        float64      `json:"lent_gpu_hours"`
+	PrivateUsedGPUHours float64      `json:"private_used_gpu_hours"`
+	PeakProviderGPUs    float64      `json:"peak_provider_gpus"`
+	ChargesKRW          []Charge     `json:"charges_krw"`
+	Violations          []Violation  `json:"violations"`
+}
+
+type ShareCounts struct {
+	Government int `json:"government"`
+	Private    int `json:"private"`
+}
+
+type ShareHours struct {
+	Government float64 `json:"government"`
+	Private    float64 `json:"private"`
+}
+
+type ShareClasses struct {
+	Government Classes `json:"government"`
+	Private    Classes `json:"private"`
+}
+
+// Classes are the seven classes of SPEC §5 in GPU-hours.
+type Classes struct {
+	PublicActive      float64 `json:"public_active"`
+	PublicIdle        float64 `json:"public_idle"`
+	ProviderActive    float64 `json:"provider_active"`
+	ProviderIdle      float64 `json:"provider_idle"`
+	UnallocatedActive float64 `json:"unallocated_active"`
+	UnallocatedIdle   float64 `json:"unallocated_idle"`
+	NoData            float64 `json:"no_data"`
+}
+
+type Charge struct {
+	Class    gpumeter.Class    `json:"class"`
+	Model    string            `json:"model"`
+	GPUHours float64           `json:"gpu_hours"`
+	KRW      int64             `json:"krw"`
+	BilledTo gpumeter.BilledTo `json:"billed_to"`
+}
+
+type Violation struct {
+	Kind     gpumeter.ViolationKind `json:"kind"`
+	GPUUUID  string                 `json:"gpu_uuid"`
+	Node     string                 `json:"node"`
+	From     string                 `json:"from"`
+	To       string                 `json:"to"`
+	GPUHours float64                `json:"gpu_hours"`
+}
+
+type Project struct {
+	ProjectID         string               `json:"project_id"`
+	Provider          string               `json:"provider"`
+	Kind              gpumeter.ProjectKind `json:"kind"`
+	AllocatedGPUHours float64              `json:"allocated_gpu_hours"`
+	ActiveGPUHours    float64              `json:"active_gpu_hours"`
+	NoDataGPUHours    float64              `json:"no_data_gpu_hours"`
+}
+
+type DataQuality struct {
+	CoveragePct      float64  `json:"coverage_pct"`
+	UnregisteredGPUs int      `json:"unregistered_gpus"`
+	NodesWithoutData []string `json:"nodes_without_data"`
+}
+
+// JSON is the ledger as SPEC §6's report.
+func JSON(l *ledger.Ledger) *Report {
+	h := gpumeter.Hours
+	rep := &Report{Month: l.Month, Timezone: l.Timezone, GeneratedAt: l.GeneratedAt.UTC().Format(time.RFC3339),
+		InputsSHA256: l.InputsSHA256, Providers: []Provider{}, Projects: []Project{}, IdleFlags: []gpumeter.IdleFlag{},
+		DataQuality: DataQuality{CoveragePct: gpumeter.Pct(l.DataQuality.Covered, l.DataQuality.Capacity),
+			UnregisteredGPUs: l.DataQuality.UnregisteredGPUs, NodesWithoutData: append([]string{}, l.DataQuality.NodesWithoutData...)}}
+	for _, p := range l.Providers {
+		out := Provider{
+			Provider:            p.ID,
+			GPUs:                ShareCounts{p.GPUs.Government, p.GPUs.Private},
+			CapacityGPUHours:    ShareHours{h(p.Government.Total()), h(p.Private.Total())},
+			Hours:               ShareClasses{ClassHours(p.Government), ClassHours(p.Private)},
+			BorrowedGPUHours:    h(p.Borrowed),
+			LentGPUHours:        h(p.Lent),
+			PrivateUsedGPUHours: h(p.PrivateUsed),
+			PeakProviderGPUs:    h(p.PeakProviderSeconds), // seconds in one hour / 3600, to 3 decimals
+			ChargesKRW:          []Charge{},
+			Violations:          []Violation{},
+		}
+		for _, c := range p.Charges {
+			out.ChargesKRW = append(out.ChargesKRW, Charge{Class: c.Class, Model: c.Model, GPUHours: h(c.Seconds), KRW: c.KRW, BilledTo: c.BilledTo})
+		}
+		for _, v := range p.Violations {
+			out.Violations = append(out.Violations, Violation{Kind: v.Kind, GPUUUID: v.GPU, Node: v.Node, From: timestamp(v.From),
+				To: timestamp(v.To), GPUHours: h(v.Seconds)})
+		}
+		rep.Providers = append(rep.Providers, out)
+	}
+	for _, p := range l.Projects {
+		rep.Projects = append(rep.Projects, Project{ProjectID: p.ID, Provider: p.Provider, Kind: p.Kind,
+			AllocatedGPUHours: h(p.Allocated), ActiveGPUHours: h(p.Active), NoDataGPUHours: h(p.NoData)})
+	}
+	rep.IdleFlags = append(rep.IdleFlags, l.IdleFlags...)
+	return rep
+}
+
+// ClassHours are the seven classes in GPU-hours.
+func ClassHours(s gpumeter.Seconds) Classes {
+	h := gpumeter.Hours
+	return Classes{h(s.PublicActive), h(s.PublicIdle), h(s.ProviderActive), h(s.ProviderIdle),
+		h(s.UnallocatedActive), h(s.UnallocatedIdle), h(s.NoData)}
+}
+
+// timestamp is a time as the JSON writes it; an open end is "".
+func timestamp(t int64) string {
+	if t == gpumeter.Forever {
+		return ""
+	}
+	return time.Unix(t, 0).UTC().Format(time.RFC3339)
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }

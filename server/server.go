@@ -1,0 +1,195 @@
+// Package server is `gpumeter run` without the collector: the schedule
+// (hourly aggregation, daily idle scan, monthly reports) and the HTTP API.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter/aggregator"
+	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter/ledger"
+	"github.com/nipa-gpu/gpumeter/publish"
+	"github.com/nipa-gpu/gpumeter/reports"
+	"github.com/nipa-gpu/gpumeter/store"
+)
+
+// Service runs the scheduled jobs and serves the API over one store.
+type Service struct {
+	Store    store.Store
+	Config   config.Config
+	Log      *zap.Logger
+	Version  string
+	Registry *prometheus.Registry
+
+	mu       sync.Mutex // one job at a time
+	runs     *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New makes a service and registers its metrics with reg.
+func New(st store.Store, cfg config.Config, log *zap.Logger, version string, reg *prometheus.Registry) *Service {
+	s := &Service{Store: st, Config: cfg, Log: log, Version: version, Registry: reg,
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gpumeter_job_runs_total",
+			Help: "Scheduled job runs by job and outcome."}, []string{"job", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gpumeter_job_duration_seconds",
+			Help: "Scheduled job durations.", Buckets: prometheus.ExponentialBuckets(0.1, 4, 8)}, []string{"job"}),
+	}
+	reg.MustRegister(s.runs, s.duration)
+	return s
+}
+
+// job wraps a scheduled job: one at a time, logged and counted.
+func (s *Service) job(name string, fn func(ctx context.Context) error) func() {
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		start := time.Now()
+		err := fn(context.Background())
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+			s.Log.Error("job failed", zap.String("job", name), zap.Error(err))
+		} else {
+			s.Log.Info("job done", zap.String("job", name), zap.Duration("took", time.Since(start)))
+		}
+		s.runs.WithLabelValues(name, outcome).Inc()
+		s.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	}
+}
+
+// Aggregate brings the rollups up to date.
+func (s *Service) Aggregate(ctx context.Context) error {
+	agg := &aggregator.Aggregator{Store: s.Store, Params: aggregator.ParamsFrom(s.Config), Log: s.Log}
+	_, err := agg.Update(ctx, time.Now())
+	return err
+}
+
+// IdleScan evaluates the idle flags now and sends the new ones to the portal.
+func (s *Service) IdleScan(ctx context.Context) error {
+	flags, err := publish.Idle(ctx, s.Store, s.Config, time.Now(), s.Log)
+	if err != nil {
+		return err
+	}
+	n, err := publish.SendIdle(ctx, s.Store, s.Config, flags, s.Log)
+	s.Log.Info("idle scan", zap.Int("flags", len(flags)), zap.Int("sent", n))
+	return err
+}
+
+// MonthlyReport issues last month's reports, NIPA's and each provider's, as
+// workbook and JSON in schedule.report_dir.
+func (s *Service) MonthlyReport(ctx context.Context) error {
+	now := time.Now()
+	local := now.In(s.Config.Location())
+	month := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, local.Location()).AddDate(0, -1, 0).Format("2006-01")
+	for _, p := range append([]string{""}, slices.Sorted(maps.Keys(s.Config.Providers))...) {
+		iss, err := publish.Publish(ctx, s.Store, s.Config, publish.Request{Scope: ledger.Scope{Month: month, Provider: p, Now: now},
+			Version: s.Version, Log: s.Log})
+		if err != nil {
+			return err
+		}
+		files, err := iss.WriteFiles(s.Config.Schedule.ReportDir, "ko")
+		if err != nil {
+			return err
+		}
+		s.Log.Info("monthly report written", zap.Strings("files", files), zap.Int("figures_changed", len(iss.Changes)))
+	}
+	return nil
+}
+
+// Run schedules the jobs, serves the API at schedule.listen, and runs
+// collect until ctx ends; then it lets a running job finish and stops.
+func (s *Service) Run(ctx context.Context, collect func(context.Context) error) error {
+	sched := cron.New(cron.WithLocation(s.Config.Location()))
+	for _, job := range []struct {
+		name, spec string
+		fn         func(context.Context) error
+	}{
+		{"aggregate", s.Config.Schedule.Aggregate, s.Aggregate},
+		{"idle_scan", s.Config.Schedule.IdleScan, s.IdleScan},
+		{"monthly_report", s.Config.Schedule.MonthlyReport, s.MonthlyReport},
+	} {
+		if job.spec == "" {
+			continue
+		}
+		if _, err := sched.AddFunc(job.spec, s.job(job.name, job.fn)); err != nil {
+			return fmt.Errorf("schedule.%s: %w", job.name, err)
+		}
+		s.Log.Info("scheduled", zap.String("job", job.name), zap.String("cron", job.spec), zap.String("tz", s.Config.Timezone))
+	}
+	var srv *http.Server
+	if addr := s.Config.Schedule.Listen; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("schedule.listen %s: %w", addr, err)
+		}
+		srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		s.Log.Info("HTTP API", zap.String("url", "http://"+ln.Addr().String()))
+	}
+	sched.Start()
+	err := collect(ctx)
+	<-sched.Stop().Done() // let a running job finish
+	if srv != nil {
+		shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(shut)
+	}
+	s.Log.Info("stopped")
+	return err
+}
+
+// Handler is the HTTP API. Its reads never write and never wait for a job:
+// they serve the rollups as the scheduled aggregation keeps them.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := store.Ping(r.Context(), s.Store); err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /api/v1/idle", func(w http.ResponseWriter, r *http.Request) {
+		flags, err := ledger.Idle(r.Context(), s.Store, s.Config, time.Now())
+		respond(w, flags, err)
+	})
+	mux.HandleFunc("GET /api/v1/reports/{file}", func(w http.ResponseWriter, r *http.Request) {
+		month, ok := strings.CutSuffix(r.PathValue("file"), ".json")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		l, err := ledger.Build(r.Context(), s.Store, s.Config, ledger.Scope{Month: month, Provider: r.URL.Query().Get("provider"), Now: time.Now()})
+		if err != nil {
+			respond(w, nil, err)
+			return
+		}
+		respond(w, reports.JSON(l), nil)
+	})
+	return mux
+}
+
+func respond(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nipa-gpu/gpumeter"
+)
+
+// Import is one committed input file: its rows count from the moment this
+// row is written (the *_current views read committed batches only).
+type Import struct {
+	BatchID uint64
+	Kind    string // inventory, projects, allocations or samples
+	File    string
+	SHA256  string
+	Rows    int
+}
+
+// keyColumns are the key of each reference kind: a later import replaces the
+// rows of the same keys.
+var keyColumns = map[string]string{"inventory": "gpu_uuid", "projects": "project_id", "allocations": "allocation_id"}
+
+// NewBatchID returns an id above every batch in the store: a later import
+// always wins over an earlier one, even if the clock stepped back.
+func NewBatchID(ctx context.Context, st Store) (uint64, error) {
+	var last uint64
+	if err := st.Stream(ctx, "SELECT toUInt64(max(batch_id)) FROM imports", func(scan func(...any) error) error { return scan(&last) }); err != nil {
+		return 0, fmt.Errorf("read imports: %w", err)
+	}
+	id := uint64(time.Now().UnixNano())
+	if id <= last {
+		id = last + 1
+	}
+	return id, nil
+}
+
+// CommitImport records an import as done.
+func CommitImport(ctx context.Context, st Store, im Import) error {
+	row := []any{im.BatchID, im.Kind, im.File, im.SHA256, uint64(im.Rows), time.Now().UTC()}
+	if err := st.Insert(ctx, "imports", []string{"batch_id", "kind", "file", "sha256", "rows", "imported_at"}, [][]any{row}); err != nil {
+		return fmt.Errorf("commit import of %s: %w", im.File, err)
+	}
+	return nil
+}
+
+// ImportUnchanged reports whether all keys of a reference file of this kind
+// and hash currently resolve to an earlier import of the same bytes: then
+// importing it again changes nothing.
+func ImportUnchanged(ctx context.Context, st Store, kind, sha string, keys int) (bool, error) {
+	key, ok := keyColumns[kind]
+	if !ok {
+		return false, fmt.Errorf("import kind %q has no keys", kind)
+	}
+	q := fmt.Sprintf(`SELECT toUInt64(count(DISTINCT %s)) FROM %s_current
+WHERE batch_id GLOBAL IN (SELECT batch_id FROM imports WHERE kind = %s AND sha256 = %s)`, key, kind, quote(kind), quote(sha))
+	var n uint64
+	if err := st.Stream(ctx, q, func(scan func(...any) error) error { return scan(&n) }); err != nil {
+		return false, fmt.Errorf("read current %s: %w", kind, err)
+	}
+	return int(n) == keys, nil
+}
+
+// CurrentImportHashes lists "kind sha256" for every import whose rows are
+// still in force, in the order of kinds.
+func CurrentImportHashes(ctx context.Context, st Store) ([]string, error) {
+	var out []string
+	for _, kind := range []string{"inventory", "projects", "allocations"} {
+		q := fmt.Sprintf(`SELECT DISTINCT sha256 FROM imports WHERE kind = %s AND batch_id GLOBAL IN (SELECT DISTINCT batch_id FROM %s_current)`, quote(kind), kind)
+		err := st.Stream(ctx, q, func(scan func(...any) error) error {
+			var sha string
+			if err := scan(&sha); err != nil {
+				return err
+			}
+			out = append(out, kind+" "+sha)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read imports: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// InsertInventory writes inventory rows under a batch id (not yet committed).
+func InsertInventory(ctx context.Context, st Store, batch uint64, rows []gpumeter.InventoryRow) error {
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		out[i] = []any{batch, r.GPUUUID, r.Provider, r.Site, r.Node, r.GPUIndex, r.Model, string(r.Share), r.ValidFrom, r.ValidTo}
+	}
+	return st.Insert(ctx, "inventory", []string{"batch_id", "gpu_uuid", "provider", "site", "node", "gpu_index", "model", "share", "valid_from", "valid_to"}, out)
+}
+
+// InsertProjects writes project rows under a batch id (not yet committed).
+func InsertProjects(ctx context.Context, st Store, batch uint64, rows []gpumeter.Project) error {
+	out := make([][]any, len(rows))
+	for i, p := range rows {
+		out[i] = []any{batch, p.ID, p.Name, string(p.Kind), p.Provider, p.Namespace}
+	}
+	return st.Insert(ctx, "projects", []string{"batch_id", "project_id", "name", "kind", "provider", "namespace"}, out)
+}
+
+// InsertAllocations writes allocation rows under a batch id (not yet committed).
+func InsertAllocations(ctx context.Context, st Store, batch uint64, rows []gpumeter.Allocation) error {
+	out := make([][]any, len(rows))
+	for i, a := range rows {
+		out[i] = []any{batch, a.ID, a.ProjectID, a.GPUUUID, a.Node, a.Start, a.End}
+	}
+	return st.Insert(ctx, "allocations", []string{"batch_id", "allocation_id", "project_id", "gpu_uuid", "node", "start_ts", "end_ts"}, out)
+}

@@ -1,0 +1,285 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nipa-gpu/gpumeter"
+)
+
+// Rollup is one hour of one GPU under one share and holder (project_id ""
+// for none): gpu_hours' row. Capacity = Active + Idle + NoData always.
+type Rollup struct {
+	Hour                           int64 // unix, whole hour
+	GPU, Provider, Node, Model     string
+	Share                          gpumeter.Share
+	Project                        string
+	Kind                           gpumeter.ProjectKind
+	Capacity, Active, Idle, NoData int64
+	ActiveFrom, ActiveUntil        int64 // unix; 0: no active second
+}
+
+// RollupKey identifies a rollup row of a GPU.
+type RollupKey struct {
+	Hour    int64
+	Share   gpumeter.Share
+	Project string
+}
+
+var rollupColumns = []string{"hour", "gpu_uuid", "provider", "node", "model", "share", "project_id", "project_kind",
+	"capacity", "active", "idle", "no_data", "active_from", "active_until", "version"}
+
+// WriteRollups writes rollup rows under one version: the highest version of
+// a key is the one read (FINAL). A row with zero capacity marks a key that a
+// recomputation no longer has.
+func WriteRollups(ctx context.Context, st Store, rows []Rollup, version uint64) error {
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		out[i] = []any{time.Unix(r.Hour, 0).UTC(), r.GPU, r.Provider, r.Node, r.Model, string(r.Share), r.Project, string(r.Kind),
+			uint32(r.Capacity), uint32(r.Active), uint32(r.Idle), uint32(r.NoData), uint32(r.ActiveFrom), uint32(r.ActiveUntil), version}
+	}
+	if err := st.Insert(ctx, "gpu_hours", rollupColumns, out); err != nil {
+		return fmt.Errorf("write rollups: %w", err)
+	}
+	return nil
+}
+
+// RollupFilter selects rollups: the whole hours of [From, To), optionally one
+// provider's, one share's, or only those with an active second.
+type RollupFilter struct {
+	From, To   int64 // unix seconds
+	Provider   string
+	Share      gpumeter.Share
+	GPUs       []string
+	ActiveOnly bool
+}
+
+// where renders the filter over the rollups as the latest recomputation left
+// them: FINAL keeps the highest version of each (hour, gpu, share, project),
+// and a recomputation writes zeros for the keys it no longer has.
+func (f RollupFilter) where() string { return "gpu_hours FINAL WHERE " + f.conditions() }
+
+func (f RollupFilter) conditions() string {
+	conds := []string{fmt.Sprintf("hour >= toDateTime(%d) AND hour < toDateTime(%d) AND capacity > 0", max(f.From, 0), f.To)}
+	if f.Provider != "" {
+		conds = append(conds, "provider = "+quote(f.Provider))
+	}
+	if f.Share != "" {
+		conds = append(conds, "share = "+quote(string(f.Share)))
+	}
+	if f.GPUs != nil {
+		conds = append(conds, "gpu_uuid IN ("+quoteList(f.GPUs)+")")
+	}
+	if f.ActiveOnly {
+		conds = append(conds, "active_until > 0")
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// RollupKeys reads the keys with capacity that the filter's GPUs have.
+func RollupKeys(ctx context.Context, st Store, f RollupFilter) (map[string][]RollupKey, error) {
+	out := map[string][]RollupKey{}
+	err := st.Stream(ctx, `SELECT gpu_uuid, toUInt32(hour), share, project_id FROM `+f.where(), func(scan func(...any) error) error {
+		var g, share, project string
+		var h uint32
+		if err := scan(&g, &h, &share, &project); err != nil {
+			return err
+		}
+		out[g] = append(out[g], RollupKey{Hour: int64(h), Share: gpumeter.Share(share), Project: project})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	return out, nil
+}
+
+// RollupGPUs lists the GPUs that have rollups with capacity.
+func RollupGPUs(ctx context.Context, st Store, f RollupFilter) ([]string, error) {
+	var out []string
+	// Without FINAL: a GPU whose rows were all zeroed since is listed too,
+	// which costs a recomputation of nothing and misses nothing.
+	q := `SELECT DISTINCT gpu_uuid FROM gpu_hours WHERE ` + f.conditions()
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
+		var g string
+		if err := scan(&g); err != nil {
+			return err
+		}
+		out = append(out, g)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	return out, nil
+}
+
+// SumRollups sums the selected rollups per GPU, share and project, in that
+// order: the engine does the summing, Go gets one row per key.
+func SumRollups(ctx context.Context, st Store, f RollupFilter) ([]Rollup, error) {
+	q := `SELECT gpu_uuid, any(provider), any(node), any(model), share, project_id, any(project_kind),
+    toUInt64(sum(capacity)), toUInt64(sum(active)), toUInt64(sum(idle)), toUInt64(sum(no_data)),
+    toUInt32(minIf(active_from, active_from > 0)), toUInt32(max(active_until))
+FROM ` + f.where() + `
+GROUP BY gpu_uuid, share, project_id
+ORDER BY gpu_uuid, share, project_id`
+	var out []Rollup
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
+		var r Rollup
+		var share, kind string
+		var c, a, i, n uint64
+		var af, au uint32
+		if err := scan(&r.GPU, &r.Provider, &r.Node, &r.Model, &share, &r.Project, &kind, &c, &a, &i, &n, &af, &au); err != nil {
+			return err
+		}
+		r.Share, r.Kind = gpumeter.Share(share), gpumeter.ProjectKind(kind)
+		r.Capacity, r.Active, r.Idle, r.NoData = int64(c), int64(a), int64(i), int64(n)
+		r.ActiveFrom, r.ActiveUntil = int64(af), int64(au)
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	return out, nil
+}
+
+// SumRollupsByHour sums the selected rollups per hour, provider, share and
+// holder kind (for daily figures in any time zone and the hourly peak).
+func SumRollupsByHour(ctx context.Context, st Store, f RollupFilter) ([]Rollup, error) {
+	q := `SELECT toUInt32(hour), provider, share, project_kind, toUInt64(sum(capacity)), toUInt64(sum(active)),
+    toUInt64(sum(idle)), toUInt64(sum(no_data))
+FROM ` + f.where() + `
+GROUP BY hour, provider, share, project_kind
+ORDER BY hour, provider, share, project_kind`
+	var out []Rollup
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
+		var r Rollup
+		var h uint32
+		var share, kind string
+		var c, a, i, n uint64
+		if err := scan(&h, &r.Provider, &share, &kind, &c, &a, &i, &n); err != nil {
+			return err
+		}
+		r.Hour, r.Share, r.Kind = int64(h), gpumeter.Share(share), gpumeter.ProjectKind(kind)
+		r.Capacity, r.Active, r.Idle, r.NoData = int64(c), int64(a), int64(i), int64(n)
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	return out, nil
+}
+
+// LastActive is, per GPU, the end of its last active second in the
+// selected rollups.
+func LastActive(ctx context.Context, st Store, f RollupFilter) (map[string]int64, error) {
+	f.ActiveOnly = true
+	out := map[string]int64{}
+	err := st.Stream(ctx, `SELECT gpu_uuid, toUInt32(max(active_until)) FROM `+f.where()+` GROUP BY gpu_uuid`,
+		func(scan func(...any) error) error {
+			var g string
+			var t uint32
+			if err := scan(&g, &t); err != nil {
+				return err
+			}
+			out[g] = int64(t)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	return out, nil
+}
+
+// Activity is how a sample's activity is judged (SPEC §5): by which metric,
+// against which threshold.
+type Activity struct {
+	Metric       gpumeter.Metric
+	ThresholdPct float64
+}
+
+// Sample states as SampleStates gives them.
+const (
+	StateMissing int8 = -1 // the activity metric is missing: no_data
+	StateIdle    int8 = 0
+	StateActive  int8 = 1
+)
+
+// stateExpr is the SQL for a sample's state. Ratios are scaled ×100; the
+// metric is rounded to 1/1000 before the comparison so that Float32 storage
+// (0.05 is 0.0500000007) decides nothing.
+func (a Activity) stateExpr() string {
+	thr := strconv.FormatFloat(a.ThresholdPct, 'g', -1, 64)
+	one := func(col, scale string) string {
+		return fmt.Sprintf("toInt8(multiIf(isNull(%s), -1, round(toFloat64(%s) * %s, 3) >= %s, 1, 0))", col, col, scale, thr)
+	}
+	switch a.Metric {
+	case gpumeter.MetricGPUUtil:
+		return one("gpu_util", "1")
+	case gpumeter.MetricGrEngineActive:
+		return one("gr_engine_active", "100")
+	case gpumeter.MetricSMActive:
+		return one("sm_active", "100")
+	}
+	return fmt.Sprintf(`toInt8(multiIf(isNull(gpu_util) AND isNull(gr_engine_active), -1,
+round(greatest(ifNull(toFloat64(gpu_util), -1), ifNull(toFloat64(gr_engine_active) * 100, -1)), 3) >= %s, 1, 0))`, thr)
+}
+
+// SampleStates reads the samples of some GPUs in [from, to), deduplicated by
+// (gpu_uuid, ts), in GPU and time order, reduced to their state; fn gets
+// each one with the GPU's place in gpus. It returns how many it read.
+func SampleStates(ctx context.Context, st Store, gpus []string, from, to int64, a Activity, fn func(gpu int, t int64, state int8)) (int, error) {
+	// GPUs come back as their 1-based place in the list: a number per row
+	// instead of a string.
+	list := quoteList(gpus)
+	places := make([]string, len(gpus))
+	for i := range gpus {
+		places[i] = strconv.Itoa(i + 1)
+	}
+	q := fmt.Sprintf(`SELECT transform(toString(gpu_uuid), [%s], [%s], toUInt32(0)), toUInt32(ts), %s FROM samples FINAL
+WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d)
+ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, max(from, 0), to)
+	n := 0
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
+		var i, t uint32
+		var s int8
+		if err := scan(&i, &t, &s); err != nil {
+			return err
+		}
+		if i == 0 || int(i) > len(gpus) {
+			return fmt.Errorf("GPU place %d out of range", i)
+		}
+		fn(int(i-1), int64(t), s)
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("read samples: %w", err)
+	}
+	return n, nil
+}
+
+// FirstSampleTime is the time of the earliest stored sample, 0 for none.
+func FirstSampleTime(ctx context.Context, st Store) (int64, error) {
+	var first int64
+	err := st.Stream(ctx, "SELECT toUInt32(min(ts)), count() FROM samples", func(scan func(...any) error) error {
+		var t uint32
+		var n uint64
+		if err := scan(&t, &n); err != nil {
+			return err
+		}
+		if n > 0 {
+			first = int64(t)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read samples: %w", err)
+	}
+	return first, nil
+}
