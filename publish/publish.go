@@ -21,7 +21,7 @@ import (
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/ledger"
-	"github.com/nipa-gpu/gpumeter/portal"
+	"github.com/nipa-gpu/gpumeter/webhook"
 	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/store"
 )
@@ -189,6 +189,6 @@ func SendIdle(ctx context.Context, st store.Store, cfg config.Config, flags []gp
 	if cfg.Webhook.URL == "" {
 		return 0, nil
 	}
-	hook := &portal.Webhook{URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret, Store: st, Log: log}
+	hook := &webhook.Sender{URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret, Store: st, Log: log}
 	return hook.Send(ctx, flags)
 }

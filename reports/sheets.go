@@ -184,10 +184,10 @@ func (w *workbook) projects() error {
 		return err
 	}
 	header := []string{w.t("project"), w.t("project_name"), w.t("kind"), w.t("provider"), w.t("allocated"), w.t("active"),
-		w.t("no_data"), w.t("utilization")}
+		w.t(string(gpumeter.NoData)), w.t("utilization")}
 	var rows [][]cell
 	for _, p := range w.rep.Projects {
-		kind := w.t("public")
+		kind := w.t(string(gpumeter.ProjectPublic))
 		if p.Kind == gpumeter.ProjectProvider {
 			kind = w.t("provider_kind")
 		}

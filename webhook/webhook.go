@@ -1,6 +1,6 @@
-// Package portal delivers idle flags to the allocation portal's webhook:
+// Package webhook delivers idle flags to the allocation portal's webhook:
 // signed, retried with backoff, and each flag once.
-package portal
+package webhook
 
 import (
 	"bytes"
@@ -36,8 +36,8 @@ type Payload struct {
 	Flags  []gpumeter.IdleFlag `json:"flags"`
 }
 
-// Webhook posts flags the portal has not had yet.
-type Webhook struct {
+// Sender posts flags the portal has not had yet.
+type Sender struct {
 	URL, Secret string
 	Store       store.Store
 	Client      *http.Client
@@ -48,7 +48,7 @@ type Webhook struct {
 
 // Send posts the flags not sent before, in one request, and records them
 // once the portal accepts (2xx). It returns how many it sent.
-func (w *Webhook) Send(ctx context.Context, flags []gpumeter.IdleFlag) (int, error) {
+func (w *Sender) Send(ctx context.Context, flags []gpumeter.IdleFlag) (int, error) {
 	sent, err := store.SentFlags(ctx, w.Store)
 	if err != nil {
 		return 0, fmt.Errorf("webhook: %w", err)
@@ -82,7 +82,7 @@ func (w *Webhook) Send(ctx context.Context, flags []gpumeter.IdleFlag) (int, err
 
 // post delivers one body, retrying network errors and 5xx with backoff; a
 // 4xx is the portal refusing the request, which retrying will not change.
-func (w *Webhook) post(ctx context.Context, body []byte) error {
+func (w *Sender) post(ctx context.Context, body []byte) error {
 	attempts, wait := w.Attempts, w.Backoff
 	if attempts <= 0 {
 		attempts = 5

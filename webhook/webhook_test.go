@@ -1,4 +1,4 @@
-package portal
+package webhook
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func TestWebhookSignsRetriesAndSendsOnce(t *testing.T) {
 			received = append(received, p)
 		}))
 		defer srv.Close()
-		w := &Webhook{URL: srv.URL, Secret: "s3cret", Store: st, Backoff: 10 * time.Millisecond}
+		w := &Sender{URL: srv.URL, Secret: "s3cret", Store: st, Backoff: 10 * time.Millisecond}
 		flags := []gpumeter.IdleFlag{{FlagID: "aaaa", Kind: "unallocated_idle"}, {FlagID: "bbbb", Kind: "allocated_idle"}}
 		n, err := w.Send(context.Background(), flags)
 		if err != nil || n != 2 || calls.Load() != 3 || len(received) != 1 || len(received[0].Flags) != 2 {

@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"context"
@@ -21,16 +21,13 @@ import (
 	"github.com/nipa-gpu/gpumeter/server"
 )
 
-// The HTTP API of `gpumeter run` over a store holding the small month.
-func TestRunAPI(t *testing.T) {
-	dsn := storetest.Backends()[0].DSN(t)
-	for _, kind := range []string{"inventory", "projects", "allocations", "samples"} {
-		if code := run(context.Background(), []string{"import", kind, "../../testdata/reports/small/" + kind + ".csv", "--store", dsn, "--log-level", "error"}); code != exitOK {
-			t.Fatalf("import %s: exit %d", kind, code)
-		}
-	}
-	st := storetest.Open(t, dsn)
-	cfg, err := config.Load("../../testdata/reports/small/config.yaml")
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// The HTTP API over a store holding the small month.
+func TestAPI(t *testing.T) {
+	st := storetest.Open(t, storetest.Backends()[0].DSN(t))
+	storetest.ImportDir(t, st, "../testdata/reports/small/")
+	cfg, err := config.Load("../testdata/reports/small/config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +42,16 @@ func TestRunAPI(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
+	// Reads never write: no rollups, runs or issues appear behind a GET.
+	written := func() int {
+		return storetest.Count(t, st, "SELECT count() FROM gpu_hours") + storetest.Count(t, st, "SELECT count() FROM aggregate_runs") +
+			storetest.Count(t, st, "SELECT count() FROM report_issues")
+	}
+	defer func() {
+		if n := written(); n != 0 {
+			t.Errorf("the API's GETs wrote %d rows", n)
+		}
+	}()
 	if code, body := get("/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
 		t.Fatalf("healthz: %d %q", code, body)
 	}
@@ -61,36 +68,6 @@ func TestRunAPI(t *testing.T) {
 	}
 	if code, _ := get("/api/v1/reports/2026-10.csv"); code != 404 {
 		t.Fatalf("unknown file: %d", code)
-	}
-}
-
-// limits shows the small month's nhn over its borrowing limits, with its
-// three violations.
-func TestLimitsTable(t *testing.T) {
-	dsn := storetest.Backends()[0].DSN(t)
-	small := "../../testdata/reports/small/"
-	for _, kind := range []string{"inventory", "projects", "allocations", "samples"} {
-		if code := run(context.Background(), []string{"import", kind, small + kind + ".csv", "--store", dsn, "--log-level", "error"}); code != exitOK {
-			t.Fatalf("import %s: exit %d", kind, code)
-		}
-	}
-	var out, errOut strings.Builder
-	code := runWith(context.Background(), []string{"limits", "--provider", "nhn", "--month", "2026-10", "--config", small + "config.yaml",
-		"--store", dsn, "--log-level", "error"}, &out, &errOut)
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, errOut.String())
-	}
-	for _, want := range []string{
-		"borrowed GPU-hours this month  2.508  2.000  OVER",
-		"longest borrow hold, hours  3.000  2.000  OVER",
-		"violations: 3",
-		"borrow_too_long          GPU-G1  n1    2026-09-30T18:00:00Z  2026-09-30T21:00:00Z  3.000",
-		"borrow_over_monthly_cap  -       -     2026-09-30T15:00:00Z  2026-10-31T15:00:00Z  0.508",
-		"unallocated_use          GPU-G2  n1    2026-09-30T17:00:00Z  2026-09-30T17:10:00Z  0.167",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("limits output lacks %q:\n%s", want, out.String())
-		}
 	}
 }
 
