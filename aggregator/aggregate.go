@@ -253,13 +253,13 @@ func (a *Aggregator) GovernmentTotals(ctx context.Context, tl *Timelines, gpus [
 	return out, nil
 }
 
-// LastActive is, per GPU, the end of its last active second in the whole
-// hours of [from, to).
-func (a *Aggregator) LastActive(ctx context.Context, from, to int64) (map[string]int64, error) {
-	if ceilHour(from) >= floorHour(to) {
+// LastActive is, per GPU of gpus, the end of its last active second in the
+// whole hours of [from, to).
+func (a *Aggregator) LastActive(ctx context.Context, gpus []string, from, to int64) (map[string]int64, error) {
+	if ceilHour(from) >= floorHour(to) || len(gpus) == 0 {
 		return map[string]int64{}, nil
 	}
-	return store.LastActive(ctx, a.Store, store.RollupFilter{From: ceilHour(from), To: floorHour(to)})
+	return store.LastActive(ctx, a.Store, store.RollupFilter{From: ceilHour(from), To: floorHour(to), GPUs: gpus})
 }
 
 func ceilHour(t int64) int64 { return floorHour(t + 3599) }

@@ -93,3 +93,15 @@ func end(t *time.Time) int64 {
 	}
 	return t.Unix()
 }
+
+// Place is where a GPU was under a share during [from, to): the last of its
+// inventory rows of that share overlapping the range.
+func (tl *Timelines) Place(gpu string, share gpumeter.Share, from, to int64) (InvSpan, bool) {
+	rows := tl.Inv[gpu]
+	for i := len(rows) - 1; i >= 0; i-- {
+		if r := rows[i]; r.Share == share && r.From < to && r.To > from {
+			return r, true
+		}
+	}
+	return InvSpan{}, false
+}

@@ -56,7 +56,15 @@ func IdleFlags(ctx context.Context, agg *aggregator.Aggregator, tl *aggregator.T
 	if err != nil {
 		return nil, nil, err
 	}
-	lastActive, err := agg.LastActive(ctx, lookback, T)
+	// Only the GPUs idle and unallocated through the window need to know
+	// when they were last active: a look-back of 35 days of rollups.
+	var candidates []string
+	for _, g := range gpus {
+		if w := unallocWin[g]; !overlapsAny(tl.Holds[g], T-U, T) && w.Capacity > 0 && w.Active == 0 {
+			candidates = append(candidates, g)
+		}
+	}
+	lastActive, err := agg.LastActive(ctx, candidates, lookback, T)
 	if err != nil {
 		return nil, nil, err
 	}
