@@ -80,6 +80,8 @@ func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int
 	}
 	bounds = append(bounds, other[oi:]...)
 	si, ii, hi := 0, 0, 0
+	var last *cell
+	var lastKey cellKey
 	for k := 0; k+1 < len(bounds); k++ {
 		a, b := bounds[k], bounds[k+1]
 		if a == b || a < from || b > to {
@@ -108,11 +110,17 @@ func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int
 			state = segs[si].state
 		}
 		key := cellKey{Hour: floorHour(a), Share: row.Share, Project: project}
-		c := cells[key]
+		// Consecutive intervals mostly fall in the same cell: look it up
+		// in the map only when the key changes.
+		c := last
+		if key != lastKey || c == nil {
+			c, lastKey = cells[key], key
+		}
 		if c == nil {
 			c = &cell{provider: row.Provider, node: row.Node, model: row.Model, kind: kind}
 			cells[key] = c
 		}
+		last = c
 		n := uint32(b - a)
 		c.capacity += n
 		switch state {

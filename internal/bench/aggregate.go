@@ -11,6 +11,7 @@ import (
 
 	"github.com/nipa-gpu/gpumeter/imports"
 	"github.com/nipa-gpu/gpumeter/sim"
+	"github.com/nipa-gpu/gpumeter/store"
 )
 
 // benchAggregate: `gpumeter aggregate` over one full-fleet day (13,136 GPUs
@@ -82,6 +83,22 @@ ARRAY JOIN [toUInt32(cityHash64(gpu_uuid, h) %% 3000)] AS a`, month.Unix()))
 	}
 	st.Close()
 
+	// Baselines: what the engine alone takes for the reads each command
+	// cannot do without (the floor under it), in the same run.
+	dayFloor, err := engineTime(ctx, dsn, fmt.Sprintf(`SELECT count(), sum(toUInt64(ifNull(gpu_util, 0))) FROM (
+SELECT gpu_uuid, ts, gpu_util, gr_engine_active FROM samples FINAL
+WHERE ts >= toDateTime(%d) AND ts < toDateTime(%d) ORDER BY gpu_uuid, ts)`, day.Unix(), day.Add(24*time.Hour).Unix()))
+	if err != nil {
+		return err
+	}
+	from, to := month.Unix(), month.AddDate(0, 1, 0).Unix()
+	monthFloor, err := engineTime(ctx, dsn, fmt.Sprintf(`SELECT count(), sum(c) FROM (
+SELECT gpu_uuid, share, project_id, sum(capacity) AS c FROM gpu_hours FINAL
+WHERE hour >= toDateTime(%d) AND hour < toDateTime(%d) AND capacity > 0 GROUP BY gpu_uuid, share, project_id)`, from, to))
+	if err != nil {
+		return err
+	}
+
 	m, err := timeCommand(bin, "aggregate", "--store", dsn, "--from", day.Format(time.RFC3339),
 		"--to", day.Add(24*time.Hour).Format(time.RFC3339), "--log-level", "warn")
 	if err != nil {
@@ -89,6 +106,8 @@ ARRAY JOIN [toUInt32(cityHash64(gpu_uuid, h) %% 3000)] AS a`, month.Unix()))
 	}
 	fmt.Printf("aggregate one full-fleet day: %.1f s, %.0f samples/s, peak RSS %.0f MB (anon %.0f MB)\n",
 		m.wall.Seconds(), float64(n)/m.wall.Seconds(), m.rssMB, m.anonMB)
+	fmt.Printf("  baseline: the engine reading the day's samples deduplicated in GPU and time order: %.1f s (aggregate = %.1fx)\n",
+		dayFloor.Seconds(), m.wall.Seconds()/dayFloor.Seconds())
 	out := filepath.Join(dir, "report.json")
 	m, err = timeCommand(bin, "report", "--month", "2026-10", "--format", "json", "--out", out, "--store", dsn, "--log-level", "warn")
 	if err != nil {
@@ -97,7 +116,22 @@ ARRAY JOIN [toUInt32(cityHash64(gpu_uuid, h) %% 3000)] AS a`, month.Unix()))
 	fi, _ := os.Stat(out)
 	fmt.Printf("month JSON report from rollups (13,136 GPUs × 744 h): %.1f s, peak RSS %.0f MB, %d bytes\n",
 		m.wall.Seconds(), m.rssMB, fi.Size())
+	fmt.Printf("  baseline: the engine summing the month's rollups per GPU, share and project: %.1f s (report = %.1fx)\n",
+		monthFloor.Seconds(), m.wall.Seconds()/monthFloor.Seconds())
 	return benchWorkbook(bin, dsn, dir, m)
+}
+
+// engineTime is how long the engine takes for a query whose result is one
+// small row, in a process of its own (the store allows one at a time).
+func engineTime(ctx context.Context, dsn, q string) (time.Duration, error) {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	start := time.Now()
+	err = st.Stream(ctx, q, func(func(...any) error) error { return nil })
+	return time.Since(start), err
 }
 
 // benchWorkbook: the month's workbook against excelize streaming the same
