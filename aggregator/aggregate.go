@@ -159,19 +159,34 @@ func (a *Aggregator) eachCells(ctx context.Context, tl *Timelines, gpus []string
 	}
 	gap := int64(a.Params.Gap / time.Second)
 	total := 0
+	// The samples of a chunk, GPU after GPU, in one buffer used again for
+	// every chunk: GPU i's are points[start[i]:start[i+1]].
+	var points []point
 	for off := 0; off < len(gpus); off += chunk {
 		part := gpus[off:min(off+chunk, len(gpus))]
-		points := make([][]point, len(part))
+		points = points[:0]
+		start := make([]int, len(part)+1)
+		last, ordered := -1, true
 		n, err := store.SampleStates(ctx, a.Store, part, from-gap, to, a.Params.Activity, func(i int, t int64, s int8) {
-			points[i] = append(points[i], point{t, s})
+			ordered = ordered && i >= last
+			for ; last < i; last++ {
+				start[last+1] = len(points)
+			}
+			points = append(points, point{t, s})
 		})
 		if err != nil {
 			return total, err
 		}
+		if !ordered {
+			return total, fmt.Errorf("read samples: GPUs came back out of the order asked")
+		}
+		for ; last < len(part); last++ {
+			start[last+1] = len(points)
+		}
 		total += n
 		cells := make(map[string]map[cellKey]*cell, len(part))
 		for i, g := range part {
-			cells[g] = classify(points[i], tl.Inv[g], tl.Holds[g], from, to, gap)
+			cells[g] = classify(points[start[i]:start[i+1]], tl.Inv[g], tl.Holds[g], from, to, gap)
 		}
 		if err := fn(part, cells); err != nil {
 			return total, err

@@ -47,9 +47,16 @@ func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int
 			end = points[i+1].t
 		}
 		s, e := max(p.t, from), min(end, to)
-		if s < e {
-			segs = append(segs, seg{Span{s, e}, p.state})
+		if s >= e {
+			continue
 		}
+		// A run of touching segments of one state is one segment: the
+		// intervals below are then few, however many samples there are.
+		if n := len(segs); n > 0 && segs[n-1].To == s && segs[n-1].state == p.state {
+			segs[n-1].To = e
+			continue
+		}
+		segs = append(segs, seg{Span{s, e}, p.state})
 	}
 	// Elementary intervals: between any two consecutive boundaries nothing
 	// changes (inventory row, hold, covering sample, hour). The segments'

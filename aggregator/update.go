@@ -10,6 +10,22 @@ import (
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
+// Recalculate recomputes the given ranges whatever the run state says (an
+// operator's explicit --from/--to), then brings the rest up to date (Update).
+func (a *Aggregator) Recalculate(ctx context.Context, now time.Time, ranges ...[2]time.Time) (Stats, error) {
+	var total Stats
+	for _, r := range ranges {
+		st, err := a.Recompute(ctx, r[0], r[1])
+		if err != nil {
+			return total, err
+		}
+		total.add(st)
+	}
+	st, err := a.Update(ctx, now, ranges...)
+	total.add(st)
+	return total, err
+}
+
 // Update brings the rollups up to date at now: the whole hours since the last
 // run, the ranges noted dirty since (late samples, changed inputs), and any
 // part of need not yet aggregated. Only whole hours before now are

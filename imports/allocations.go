@@ -71,15 +71,7 @@ func readAllocations(path string) ([]allocationLine, string, *problems, error) {
 	bad := &problems{file: c.name}
 	var out []allocationLine
 	idLine := map[string]int{}
-	for {
-		more, problem := c.next()
-		if !more {
-			break
-		}
-		if problem != "" {
-			bad.add(c.line, "%s", problem)
-			continue
-		}
+	for range c.records(bad) {
 		a := gpumeter.Allocation{ID: c.get("allocation_id"), ProjectID: c.get("project_id"), GPUUUID: c.get("gpu_uuid"), Node: c.get("node")}
 		ok := true
 		if a.ID == "" {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,6 +132,28 @@ func openCSV(path string, columns []string) (*csvFile, error) {
 		return nil, fmt.Errorf("%s:1: bad header (%s); want %s", c.name, strings.Join(bad, ", "), strings.Join(columns, ","))
 	}
 	return c, nil
+}
+
+// records iterates over the file's records after the header, yielding each
+// one's line number while it is the current record (get reads it). A line
+// the CSV reader cannot parse is added to bad and skipped: reading goes on,
+// so that one pass reports every bad line.
+func (c *csvFile) records(bad *problems) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for {
+			more, problem := c.next()
+			if !more {
+				return
+			}
+			if problem != "" {
+				bad.add(c.line, "%s", problem)
+				continue
+			}
+			if !yield(c.line) {
+				return
+			}
+		}
+	}
 }
 
 // next reads the next record; false at the end. A line the CSV reader cannot

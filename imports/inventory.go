@@ -54,15 +54,7 @@ func ReadInventory(path string) ([]gpumeter.InventoryRow, string, error) {
 	bad := &problems{file: c.name}
 	var rows []gpumeter.InventoryRow
 	var lines []int
-	for {
-		more, problem := c.next()
-		if !more {
-			break
-		}
-		if problem != "" {
-			bad.add(c.line, "%s", problem)
-			continue
-		}
+	for range c.records(bad) {
 		r := gpumeter.InventoryRow{
 			GPUUUID: c.get("gpu_uuid"), Provider: c.get("provider"), Site: c.get("site"),
 			Node: c.get("node"), Model: c.get("model"), Share: gpumeter.Share(c.get("share")),

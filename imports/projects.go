@@ -77,15 +77,7 @@ func readProjects(path string) ([]projectLine, string, *problems, error) {
 	var out []projectLine
 	idLine := map[string]int{}
 	nsLine := map[string]int{}
-	for {
-		more, problem := c.next()
-		if !more {
-			break
-		}
-		if problem != "" {
-			bad.add(c.line, "%s", problem)
-			continue
-		}
+	for range c.records(bad) {
 		p := gpumeter.Project{ID: c.get("project_id"), Name: c.get("name"), Kind: gpumeter.ProjectKind(c.get("kind")),
 			Provider: c.get("provider"), Namespace: c.get("namespace")}
 		if p.ID == "" {

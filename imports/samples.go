@@ -34,15 +34,8 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	defer func() { c.Close() }()
 	bad := &problems{file: c.name}
 	var lo, hi time.Time
-	for {
-		more, problem := c.next()
-		if !more {
-			break
-		}
-		var s gpumeter.Sample
-		if problem == "" {
-			s, problem = c.sample()
-		}
+	for range c.records(bad) {
+		s, problem := c.sample()
 		if problem != "" {
 			bad.add(c.line, "%s", problem)
 			continue
@@ -80,11 +73,8 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 		batch = batch[:0]
 		return nil
 	}
-	for {
-		more, _ := c.next()
-		if !more {
-			break
-		}
+	changed := &problems{file: c.name}
+	for range c.records(changed) {
 		s, problem := c.sample()
 		if problem != "" {
 			return res, fmt.Errorf("%s:%d changed while importing: %s", res.File, c.line, problem)

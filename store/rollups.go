@@ -247,10 +247,12 @@ func SampleStates(ctx context.Context, st Store, gpus []string, from, to int64, 
 WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d)
 ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, max(from, 0), to)
 	n := 0
+	// Destinations made once: tens of millions of rows pass through here.
+	var i, t uint32
+	var s int8
+	dest := []any{&i, &t, &s}
 	err := st.Stream(ctx, q, func(scan func(...any) error) error {
-		var i, t uint32
-		var s int8
-		if err := scan(&i, &t, &s); err != nil {
+		if err := scan(dest...); err != nil {
 			return err
 		}
 		if i == 0 || int(i) > len(gpus) {

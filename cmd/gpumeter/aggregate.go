@@ -36,22 +36,10 @@ With --from/--to (RFC 3339): recomputes exactly those hours as well.`,
 			defer e.close()
 			agg := &aggregator.Aggregator{Store: e.st, Params: aggregator.ParamsFrom(e.cfg), Log: e.log}
 			start := time.Now()
-			var st aggregator.Stats
-			if len(need) > 0 {
-				// An explicit range is recomputed whatever the run state says.
-				var err error
-				if st, err = agg.Recompute(cmd.Context(), need[0][0], need[0][1]); err != nil {
-					return err
-				}
-			}
-			more, err := agg.Update(cmd.Context(), time.Now(), need...)
+			st, err := agg.Recalculate(cmd.Context(), time.Now(), need...)
 			if err != nil {
 				return err
 			}
-			st.Hours += more.Hours
-			st.Samples += more.Samples
-			st.Rows += more.Rows
-			st.GPUs = max(st.GPUs, more.GPUs)
 			e.log.Info("aggregated", zap.Int("hours", st.Hours), zap.Int("gpus", st.GPUs), zap.Int("samples", st.Samples),
 				zap.Int("rows", st.Rows), zap.Duration("took", time.Since(start)))
 			fmt.Fprintf(cmd.OutOrStdout(), "aggregated %d hours of %d GPUs: %d samples read, %d rollup rows written\n",
