@@ -21,9 +21,9 @@ import (
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/ledger"
-	"github.com/nipa-gpu/gpumeter/webhook"
 	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/store"
+	"github.com/nipa-gpu/gpumeter/webhook"
 )
 
 // Request says which report to issue.
