@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/nipa-gpu/gpumeter/collector"
 	"github.com/nipa-gpu/gpumeter/server"
 )
 
@@ -32,7 +33,7 @@ SIGINT or SIGTERM stops it gracefully: running jobs finish, samples are flushed.
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			svc := server.New(e.st, e.cfg, e.log, gpumeterVersion(), reg)
 			e.cfg.Collector.Listen = "" // the API serves /metrics for the whole process
-			return svc.Run(cmd.Context(), func(ctx context.Context) error { return runCollectorWith(ctx, e, false, reg) })
+			return svc.Run(cmd.Context(), func(ctx context.Context) error { return collector.Run(ctx, e.cfg.Collector, e.st, e.log, false, reg) })
 		},
 	}
 }

@@ -1,0 +1,117 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter/store"
+)
+
+// Run collects as configured into st until ctx ends (one round with once),
+// registering its metrics with reg; with reg nil it makes its own and
+// serves it at collector.listen.
+func Run(ctx context.Context, cc config.Collector, st store.Inserter, log *zap.Logger, once bool, reg *prometheus.Registry) error {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	metrics := NewMetrics(reg)
+	spool, err := OpenSpool(cc.SpoolDir, cc.SpoolMaxBytes)
+	if err != nil {
+		return err
+	}
+	var sources []Source
+	if cc.NVML {
+		n, err := OpenNVML()
+		if err != nil {
+			log.Error("NVML source off", zap.Error(err))
+		} else {
+			sources = append(sources, n)
+		}
+	}
+	c := &Collector{
+		Targets:     &Targets{Static: cc.Targets, File: cc.TargetsFile},
+		Sources:     sources,
+		Client:      &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 2 * cc.ScrapeInterval.Duration}},
+		Interval:    cc.ScrapeInterval.Duration,
+		Timeout:     cc.ScrapeTimeout.Duration,
+		Concurrency: cc.Concurrency,
+		Metrics:     metrics,
+		Log:         log,
+		Writer: &Writer{Store: st, Spool: spool, Metrics: metrics, Log: log,
+			BatchRows: cc.BatchRows, FlushInterval: cc.FlushInterval.Duration},
+	}
+	if cc.Listen != "" && !once {
+		ln, err := net.Listen("tcp", cc.Listen)
+		if err != nil {
+			return fmt.Errorf("collector.listen %s: %w", cc.Listen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info("self-metrics", zap.String("url", "http://"+ln.Addr().String()+"/metrics"))
+	}
+	if once {
+		return c.Once(ctx)
+	}
+	log.Info("collecting", zap.Duration("interval", c.Interval), zap.Int("concurrency", c.Concurrency), zap.Stringer("writer", c.Writer))
+	return c.Run(ctx)
+}
+
+// ErrNoTargets is Print's answer when it has nothing to scrape.
+var ErrNoTargets = errors.New("no target given and none configured")
+
+// Print scrapes each of targets (the configured ones if none) once, and
+// NVML with useNVML, and writes the samples to w as JSON lines; it needs no
+// store. A failed scrape is returned after the others are printed.
+func Print(ctx context.Context, cc config.Collector, targets []string, useNVML bool, w io.Writer) error {
+	if len(targets) == 0 {
+		targets = cc.Targets
+	}
+	var sources []Source
+	for _, u := range targets {
+		sources = append(sources, HTTPTarget{URL: u})
+	}
+	if useNVML || cc.NVML {
+		n, err := OpenNVML()
+		if err != nil {
+			return err
+		}
+		sources = append(sources, n)
+	}
+	if len(sources) == 0 {
+		return ErrNoTargets
+	}
+	enc := json.NewEncoder(w)
+	ts := time.Now()
+	var failed error
+	for _, src := range sources {
+		ctx, cancel := context.WithTimeout(ctx, cc.ScrapeTimeout.Duration)
+		samples, _, err := src.Scrape(ctx, ts)
+		cancel()
+		if err != nil {
+			failed = fmt.Errorf("scrape %s: %s: %w", src.Name(), Outcome(err), err)
+			continue
+		}
+		for i := range samples {
+			if err := enc.Encode(&samples[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return failed
+}
