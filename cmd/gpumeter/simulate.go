@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,16 +58,8 @@ allocations and targets files, so a collector and the imports agree.`,
 			if inputs != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "inputs and targets.txt in %s\n", inputs)
 			}
-			srv := &http.Server{Handler: fleet.Handler(time.Now), ReadHeaderTimeout: 5 * time.Second}
-			go func() {
-				<-cmd.Context().Done()
-				srv.Close()
-			}()
 			log.Info("simulating", zap.Int("nodes", len(fleet.Nodes)), zap.Int("gpus", gpus), zap.Int64("seed", seed), zap.Time("month", from))
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return fleet.Serve(cmd.Context(), ln)
 		},
 	}
 	cmd.Flags().Float64Var(&scale, "scale", 0.01, "fraction of the SPEC §1 fleet (1 = 13,136 GPUs on 1,642 nodes)")
