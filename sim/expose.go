@@ -2,12 +2,8 @@ package sim
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -138,17 +134,4 @@ func labels(n *Node, g *GPU, inst int, pod [2]string) string {
 		}
 	}
 	return b.String()
-}
-
-// Serve serves the fleet's exporters on ln until ctx ends.
-func (f *Fleet) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: f.Handler(time.Now), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }

@@ -1,6 +1,9 @@
 package sim
 
 import (
+	"context"
+	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -40,4 +43,17 @@ func (f *Fleet) Handler(now func() time.Time) http.Handler {
 			f.WriteExposition(w, n, t)
 		}
 	})
+}
+
+// Serve serves the fleet's exporters on ln until ctx ends.
+func (f *Fleet) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: f.Handler(time.Now), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
