@@ -163,7 +163,7 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 		l.ProjectNames[p.ID] = p.Name
 	}
 	filter := store.RollupFilter{From: A, To: B, Provider: sc.Provider}
-	// GPUs come back without their place, which the inventory gives.
+	// GPUs come back without node and model, which the inventory gives.
 	rows, err := store.SumRollups(ctx, st, filter)
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	for i := range rows {
 		r := &rows[i]
 		if place, ok := tl.Place(r.GPU, r.Share, A, B); ok {
-			r.Provider, r.Node, r.Model = place.Provider, place.Node, place.Model
+			r.Node, r.Model = place.Node, place.Model
 		}
 	}
 	hours, err := store.SumRollupsByHour(ctx, st, filter)
