@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxReported caps the bad lines listed in one error; the count of the rest is given.
@@ -86,8 +88,9 @@ type csvFile struct {
 	f      *os.File
 	hash   hash.Hash
 	r      *csv.Reader
-	index  map[string]int
-	record []string
+	index   map[string]int
+	columns []string // the header's names, by position
+	record  []string
 	line   int
 }
 
@@ -112,6 +115,7 @@ func openCSV(path string, columns []string) (*csvFile, error) {
 	var bad []string
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		c.columns = append(c.columns, h)
 		if _, dup := c.index[h]; dup {
 			bad = append(bad, fmt.Sprintf("column %q twice", h))
 		}
@@ -163,21 +167,54 @@ func (c *csvFile) next() (ok bool, problem string) {
 	if errors.Is(err, io.EOF) {
 		return false, ""
 	}
-	line, _ := c.r.FieldPos(0)
-	c.line = line
 	if err != nil {
+		// A record the reader cannot parse has no field positions to ask for.
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			c.line = pe.StartLine
 			return true, pe.Err.Error()
 		}
+		c.line++
 		return true, err.Error()
 	}
-	if len(rec) != len(c.index) {
-		return true, fmt.Sprintf("%d fields, want %d", len(rec), len(c.index))
+	c.line, _ = c.r.FieldPos(0)
+	if len(rec) != len(c.columns) {
+		return true, fmt.Sprintf("%d fields, want %d", len(rec), len(c.columns))
+	}
+	for i, f := range rec {
+		if problem := checkField(c.columns[i], f); problem != "" {
+			return true, problem
+		}
 	}
 	c.record = rec
 	return true, ""
+}
+
+// Field lengths: ids, names of places and labels fit in maxField bytes, a
+// project's name in maxNameField; anything longer is a mistake, not data.
+const (
+	maxField     = 256
+	maxNameField = 1024
+)
+
+// checkField says what is wrong with a field, or "": invalid UTF-8, a control
+// character (a line ending inside a quoted field included: SPEC §3), or a
+// length no real value has.
+func checkField(column, f string) string {
+	if !utf8.ValidString(f) {
+		return fmt.Sprintf("%s is not valid UTF-8", column)
+	}
+	if i := strings.IndexFunc(f, unicode.IsControl); i >= 0 {
+		return fmt.Sprintf("%s holds a control character (%U at byte %d)", column, []rune(f[i:])[0], i)
+	}
+	limit := maxField
+	if column == "name" {
+		limit = maxNameField
+	}
+	if len(f) > limit {
+		return fmt.Sprintf("%s is %d bytes long, more than %d", column, len(f), limit)
+	}
+	return ""
 }
 
 // get returns a column of the current record, trimmed.
@@ -196,13 +233,24 @@ func (c *csvFile) rewind(columns []string) (*csvFile, error) {
 	return openCSV(path, columns)
 }
 
-// parseTime reads an RFC 3339 timestamp with an offset, truncated to the second.
+// Times the store holds: DateTime runs from 1970 to early 2106.
+var (
+	firstTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	lastTime  = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// parseTime reads an RFC 3339 timestamp with an offset, truncated to the
+// second, within the years the store holds.
 func parseTime(field, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return t, fmt.Errorf("%s %q is not an RFC 3339 time with an offset", field, s)
 	}
-	return t.Truncate(time.Second).UTC(), nil
+	t = t.Truncate(time.Second).UTC()
+	if t.Before(firstTime) || t.After(lastTime) {
+		return t, fmt.Errorf("%s %q is outside 1970–2105, the years the store holds", field, s)
+	}
+	return t, nil
 }
 
 func parseOptionalTime(field, s string) (*time.Time, error) {

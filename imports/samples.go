@@ -52,6 +52,10 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 		return res, err
 	}
 	res.SHA256 = c.sum()
+	if res.Empty = res.Rows == 0; res.Empty {
+		im.log().Info("import holds no rows", zap.String("kind", KindSamples), zap.String("file", res.File))
+		return res, nil
+	}
 	if res.BatchID, err = store.NewBatchID(ctx, im.Store); err != nil {
 		return res, err
 	}
@@ -65,8 +69,8 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	batch := make([]gpumeter.Sample, 0, size)
 	written := 0
 	flush := func() error {
-		if err := store.InsertSamples(ctx, im.Store, batch, res.BatchID); err != nil {
-			return fmt.Errorf("write %s after %d of %d rows (re-run the import to finish: it is idempotent): %w",
+		if err := store.InsertImportedSamples(ctx, im.Store, batch, res.BatchID); err != nil {
+			return fmt.Errorf("write %s: stopped after %d of %d rows, none of which counts until the import is run again: %w",
 				res.File, written, res.Rows, err)
 		}
 		written += len(batch)
@@ -94,14 +98,9 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	if written != res.Rows {
 		return res, fmt.Errorf("%s changed while importing: %d rows validated, %d read", res.File, res.Rows, written)
 	}
-	if err := im.commit(ctx, res); err != nil {
+	from, to := store.SamplesSpan(lo, hi)
+	if err := im.commit(ctx, res, from, to); err != nil {
 		return res, err
-	}
-	if res.Rows > 0 {
-		from, to := store.SamplesSpan(lo, hi)
-		if err := im.noteDirty(ctx, res, from, to); err != nil {
-			return res, err
-		}
 	}
 	im.log().Info("imported", zap.String("kind", KindSamples), zap.String("file", res.File), zap.Int("rows", res.Rows), zap.Uint64("batch", res.BatchID))
 	return res, nil

@@ -84,6 +84,7 @@ func Render(src string, d store.Dialect, o Options) ([]string, error) {
 			}
 			return name
 		},
+		"cluster": func() bool { return d.Cluster != "" },
 		"onCluster": func() string {
 			if d.Cluster != "" {
 				return " ON CLUSTER " + d.Cluster

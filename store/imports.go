@@ -9,13 +9,16 @@ import (
 )
 
 // Import is one committed input file: its rows count from the moment this
-// row is written (the *_current views read committed batches only).
+// row is written (the *_current views and every samples read see committed
+// batches only), and the same row marks the hours it changes for
+// recomputation, so that no moment exists when one is true and not the other.
 type Import struct {
-	BatchID uint64
-	Kind    string // inventory, projects, allocations or samples
-	File    string
-	SHA256  string
-	Rows    int
+	BatchID            uint64
+	Kind               string // inventory, projects, allocations or samples
+	File               string
+	SHA256             string
+	Rows               int
+	DirtyFrom, DirtyTo time.Time // the hours whose accounting it changes: none for a zero DirtyFrom; a zero DirtyTo is open
 }
 
 // keyColumns are the key of each reference kind: a later import replaces the
@@ -36,10 +39,16 @@ func NewBatchID(ctx context.Context, st Store) (uint64, error) {
 	return id, nil
 }
 
-// CommitImport records an import as done.
+// CommitImport records an import as done, in one row: its rows become
+// visible and its hours dirty at once.
 func CommitImport(ctx context.Context, st Store, im Import) error {
-	row := []any{im.BatchID, im.Kind, im.File, im.SHA256, uint64(im.Rows), time.Now().UTC()}
-	if err := st.Insert(ctx, "imports", []string{"batch_id", "kind", "file", "sha256", "rows", "imported_at"}, [][]any{row}); err != nil {
+	from, to := time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC() // nothing dirty
+	if !im.DirtyFrom.IsZero() {
+		from, to = dirtyRange(im.DirtyFrom, im.DirtyTo)
+	}
+	row := []any{im.BatchID, im.Kind, im.File, im.SHA256, uint64(im.Rows), time.Now().UTC(), from, to, uint64(time.Now().UnixNano())}
+	columns := []string{"batch_id", "kind", "file", "sha256", "rows", "imported_at", "dirty_from", "dirty_to", "noted_at"}
+	if err := st.Insert(ctx, "imports", columns, [][]any{row}); err != nil {
 		return fmt.Errorf("commit import of %s: %w", im.File, err)
 	}
 	return nil

@@ -130,7 +130,7 @@ GROUP BY provider, share`, to, max(from, 0))
 // UnregisteredGPUs counts the GPUs with samples in [from, to) that no
 // inventory row names.
 func UnregisteredGPUs(ctx context.Context, st Store, from, to int64) (int, error) {
-	q := fmt.Sprintf(`SELECT toUInt64(uniqExact(gpu_uuid)) FROM samples
+	q := fmt.Sprintf(`SELECT toUInt64(uniqExact(gpu_uuid)) FROM samples `+visibleSamples+`
 WHERE ts >= toDateTime(%d) AND ts < toDateTime(%d) AND gpu_uuid GLOBAL NOT IN (SELECT gpu_uuid FROM inventory_current)`, max(from, 0), to)
 	var n uint64
 	if err := st.Stream(ctx, q, func(scan func(...any) error) error { return scan(&n) }); err != nil {

@@ -248,6 +248,7 @@ func SampleStates(ctx context.Context, st Store, gpus []string, from, to int64, 
 		places[i] = strconv.Itoa(i + 1)
 	}
 	q := fmt.Sprintf(`SELECT transform(toString(gpu_uuid), [%s], [%s], toUInt32(0)), toUInt32(ts), %s FROM samples FINAL
+`+visibleSamples+`
 WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d)
 ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, max(from, 0), to)
 	n := 0
@@ -275,7 +276,7 @@ ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, ma
 // FirstSampleTime is the time of the earliest stored sample, 0 for none.
 func FirstSampleTime(ctx context.Context, st Store) (int64, error) {
 	var first int64
-	err := st.Stream(ctx, "SELECT toUInt32(min(ts)), count() FROM samples", func(scan func(...any) error) error {
+	err := st.Stream(ctx, "SELECT toUInt32(min(ts)), count() FROM samples "+visibleSamples, func(scan func(...any) error) error {
 		var t uint32
 		var n uint64
 		if err := scan(&t, &n); err != nil {

@@ -43,10 +43,14 @@ func RecordAggregateRun(ctx context.Context, st Store, r AggregateRun) error {
 	return nil
 }
 
-// DirtySince lists the ranges noted dirty in (after, upto] of noting time.
+// DirtySince lists the ranges noted dirty in (after, upto] of noting time:
+// by the collector (dirty_ranges) and by committed imports.
 func DirtySince(ctx context.Context, st Store, after, upto uint64) ([][2]int64, error) {
 	var out [][2]int64
-	q := fmt.Sprintf(`SELECT toUInt32(from_ts), toUInt32(to_ts) FROM dirty_ranges WHERE noted_at > %d AND noted_at <= %d`, after, upto)
+	q := fmt.Sprintf(`SELECT toUInt32(from_ts), toUInt32(to_ts) FROM dirty_ranges WHERE noted_at > %d AND noted_at <= %d
+UNION ALL
+SELECT toUInt32(dirty_from), toUInt32(dirty_to) FROM imports WHERE noted_at > %d AND noted_at <= %d AND dirty_to > dirty_from`,
+		after, upto, after, upto)
 	err := st.Stream(ctx, q, func(scan func(...any) error) error {
 		var f, t uint32
 		if err := scan(&f, &t); err != nil {

@@ -62,7 +62,7 @@ func TestEmbeddedSchemaIsFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"CODEC(DoubleDelta, ZSTD(1))", "LowCardinality(String)", "TTL ts + toIntervalDay(400)",
-		"ReplacingMergeTree(version)", "PARTITION BY toYYYYMM(ts)", "ORDER BY (gpu_uuid, ts)"} {
+		"ReplacingMergeTree(version)", "PARTITION BY (toYYYYMM(ts), batch_id)", "ORDER BY (gpu_uuid, ts)"} {
 		if !strings.Contains(ddl, want) {
 			t.Errorf("samples lacks %q:\n%s", want, ddl)
 		}

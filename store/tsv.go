@@ -42,6 +42,11 @@ func EncodeTSV(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, '0'), nil
 	case time.Time:
+		// The engine reads a Unix timestamp only as exactly 10 digits: pad
+		// those before 2001.
+		if u := x.Unix(); u >= 0 && u < 1e9 {
+			return fmt.Appendf(b, "%010d", u), nil
+		}
 		return strconv.AppendInt(b, x.Unix(), 10), nil
 	case *string:
 		return encodePtr(b, x)

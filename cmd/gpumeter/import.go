@@ -43,9 +43,12 @@ gpu_uuid+ts for samples).`,
 				if err != nil {
 					return err
 				}
-				if res.Unchanged {
+				switch {
+				case res.Empty:
+					fmt.Fprintf(cmd.OutOrStdout(), "%s %s: holds no rows, nothing imported\n", kind, res.File)
+				case res.Unchanged:
 					fmt.Fprintf(cmd.OutOrStdout(), "%s %s: unchanged (already imported)\n", kind, res.File)
-				} else {
+				default:
 					fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %d rows imported (batch %d, sha256 %s)\n", kind, res.File, res.Rows, res.BatchID, res.SHA256[:12])
 				}
 				return nil
