@@ -84,14 +84,14 @@ func (p *problems) err() error {
 // csvFile reads a CSV input with a header naming exactly the expected columns,
 // in any order, and hashes every byte it reads.
 type csvFile struct {
-	name   string
-	f      *os.File
-	hash   hash.Hash
-	r      *csv.Reader
+	name    string
+	f       *os.File
+	hash    hash.Hash
+	r       *csv.Reader
 	index   map[string]int
 	columns []string // the header's names, by position
 	record  []string
-	line   int
+	line    int
 }
 
 func openCSV(path string, columns []string) (*csvFile, error) {
