@@ -31,6 +31,7 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("samples: %w", err)
 	}
+	im.log().Info("validating samples", zap.String("file", res.File))
 	defer func() { c.Close() }()
 	bad := &problems{file: c.name}
 	var lo, hi time.Time
@@ -59,6 +60,7 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	if res.BatchID, err = store.NewBatchID(ctx, im.Store); err != nil {
 		return res, err
 	}
+	im.log().Info("samples validated, writing", zap.String("file", res.File), zap.Int("rows", res.Rows), zap.Uint64("batch", res.BatchID))
 	if c, err = c.rewind(SampleColumns); err != nil {
 		return res, fmt.Errorf("samples: %w", err)
 	}

@@ -11,7 +11,13 @@ import (
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+func TestMain(m *testing.M) {
+	// The kill tests run this test binary as gpumeter itself.
+	if os.Getenv("GPUMETER_TEST_AS_MAIN") == "1" {
+		os.Exit(run(context.Background(), os.Args[1:]))
+	}
+	storetest.Main(m)
+}
 
 const fleet = "../../testdata/imports/fleet/"
 
@@ -55,6 +61,8 @@ func TestExitStatuses(t *testing.T) {
 	dsn := "chdb://" + t.TempDir()
 	bad := filepath.Join(t.TempDir(), "inventory.csv")
 	os.WriteFile(bad, []byte("gpu_uuid,provider,site,node,gpu_index,model,share,valid_from,valid_to\nGPU-1,nhn,s,n,0,B200,shared,2026-10-01T00:00:00Z,\n"), 0o644)
+	quote := filepath.Join(t.TempDir(), "projects.csv")
+	os.WriteFile(quote, []byte("project_id,name,kind,provider,namespace\nfoo\"bar,x,public,naver,\n"), 0o644)
 	cfg := filepath.Join(t.TempDir(), "gpumeter.yaml")
 	os.WriteFile(cfg, []byte("activity: {threshold_pct: 500}\n"), 0o644)
 	for _, c := range []struct {
@@ -64,6 +72,9 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"migrate", "--store", dsn}, exitOK},
 		{[]string{"import", "inventory", fleet + "inventory.csv", "--store", dsn}, exitOK},
 		{[]string{"import", "inventory", bad, "--store", dsn}, exitError},
+		{[]string{"import", "projects", quote, "--store", dsn}, exitError},
+		{[]string{"samples", "--gpu", "GPU-1", "--from", "2026-10-01T00:00:00Z", "--to", "2026-11-01T00:00:00Z", "--store", dsn}, exitOK},
+		{[]string{"samples", "--gpu", "GPU-1", "--from", "2026-10-01", "--to", "2026-11-01T00:00:00Z"}, exitUsage},
 		{[]string{"import", "inventory", "/nonexistent.csv", "--store", dsn}, exitError},
 		{[]string{"migrate", "--config", cfg, "--store", dsn}, exitError},
 		{[]string{"migrate", "--store", "mysql://x"}, exitError},
