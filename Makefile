@@ -9,7 +9,7 @@ GO ?= go
 # go-nvml's header marks functions gpumeter never calls as deprecated.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build libchdb clickhouse-server test bench demo render clean
+.PHONY: all build libchdb clickhouse-server test fuzz bench demo render clean
 
 all: build
 
@@ -27,10 +27,17 @@ clickhouse-server:
 	@scripts/clickhouse-server.sh install
 	@scripts/zookeeper.sh install
 
-## test: the whole suite, on the embedded engine and a private clickhouse-server
+## test: the whole suite, on the embedded engine and a private clickhouse-server,
+## then every fuzz target for a few seconds
 test: libchdb clickhouse-server
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
+	scripts/fuzz.sh 3s
+
+## fuzz: every fuzz target for FUZZTIME (default 10 minutes each)
+FUZZTIME ?= 10m
+fuzz: libchdb
+	scripts/fuzz.sh $(FUZZTIME)
 
 ## bench: import and storage figures on both backends
 bench: libchdb clickhouse-server build

@@ -167,10 +167,17 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("read config: %w", err)
 	}
-	if err := cfg.decode(data); err != nil {
+	if cfg, err = Parse(data); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// Parse reads a configuration file's bytes over the defaults.
+func Parse(data []byte) (Config, error) {
+	cfg := Default()
+	err := cfg.decode(data)
+	return cfg, err
 }
 
 func (c *Config) decode(data []byte) error {

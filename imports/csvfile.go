@@ -226,13 +226,6 @@ func (c *csvFile) sum() string { return hex.EncodeToString(c.hash.Sum(nil)) }
 
 func (c *csvFile) Close() error { return c.f.Close() }
 
-// rewind starts reading the records again, after the header.
-func (c *csvFile) rewind(columns []string) (*csvFile, error) {
-	path := c.f.Name()
-	c.Close()
-	return openCSV(path, columns)
-}
-
 // Times the store holds: DateTime runs from 1970 to early 2106.
 var (
 	firstTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)

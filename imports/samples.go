@@ -22,37 +22,18 @@ const DefaultBatchRows = 20000
 // Samples imports a samples file in two streaming passes: the first validates
 // every line and writes nothing; the second writes in batches. Memory is
 // bounded by one batch whatever the file's size. Rows carry the import's batch
-// id as their version, so a re-import rewrites the same (gpu_uuid, ts) keys,
-// which the table merges into one (duplicates count once); samples of GPUs not
-// in the inventory are kept for the data-quality report.
+// id, as their version too: no reader sees them until the import's commit
+// (store.InsertImportedSamples), whatever moment the import stops at, and a
+// re-import rewrites the same (gpu_uuid, ts) keys, which count once. Samples
+// of GPUs not in the inventory are kept for the data-quality report.
 func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	res := Result{Kind: KindSamples, File: fileName(path)}
-	c, err := openCSV(path, SampleColumns)
-	if err != nil {
-		return res, fmt.Errorf("samples: %w", err)
-	}
 	im.log().Info("validating samples", zap.String("file", res.File))
-	defer func() { c.Close() }()
-	bad := &problems{file: c.name}
 	var lo, hi time.Time
-	for range c.records(bad) {
-		s, problem := c.sample()
-		if problem != "" {
-			bad.add(c.line, "%s", problem)
-			continue
-		}
-		if lo.IsZero() || s.TS.Before(lo) {
-			lo = s.TS
-		}
-		if s.TS.After(hi) {
-			hi = s.TS
-		}
-		res.Rows++
-	}
-	if err := bad.err(); err != nil {
+	var err error
+	if res.Rows, lo, hi, res.SHA256, err = scanSamples(path); err != nil {
 		return res, err
 	}
-	res.SHA256 = c.sum()
 	if res.Empty = res.Rows == 0; res.Empty {
 		im.log().Info("import holds no rows", zap.String("kind", KindSamples), zap.String("file", res.File))
 		return res, nil
@@ -61,9 +42,11 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 		return res, err
 	}
 	im.log().Info("samples validated, writing", zap.String("file", res.File), zap.Int("rows", res.Rows), zap.Uint64("batch", res.BatchID))
-	if c, err = c.rewind(SampleColumns); err != nil {
+	c, err := openCSV(path, SampleColumns)
+	if err != nil {
 		return res, fmt.Errorf("samples: %w", err)
 	}
+	defer c.Close()
 	size := im.BatchRows
 	if size <= 0 {
 		size = DefaultBatchRows
@@ -106,6 +89,35 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	}
 	im.log().Info("imported", zap.String("kind", KindSamples), zap.String("file", res.File), zap.Int("rows", res.Rows), zap.Uint64("batch", res.BatchID))
 	return res, nil
+}
+
+// scanSamples validates a whole samples file and writes nothing: how many
+// rows it has, the span of their times and its SHA-256, or every bad line.
+func scanSamples(path string) (rows int, lo, hi time.Time, sha string, err error) {
+	c, err := openCSV(path, SampleColumns)
+	if err != nil {
+		return 0, lo, hi, "", fmt.Errorf("samples: %w", err)
+	}
+	defer c.Close()
+	bad := &problems{file: c.name}
+	for range c.records(bad) {
+		s, problem := c.sample()
+		if problem != "" {
+			bad.add(c.line, "%s", problem)
+			continue
+		}
+		if lo.IsZero() || s.TS.Before(lo) {
+			lo = s.TS
+		}
+		if s.TS.After(hi) {
+			hi = s.TS
+		}
+		rows++
+	}
+	if err := bad.err(); err != nil {
+		return 0, lo, hi, "", err
+	}
+	return rows, lo, hi, c.sum(), nil
 }
 
 // sample parses the current record of a samples file.

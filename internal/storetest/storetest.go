@@ -33,7 +33,7 @@ func Main(m *testing.M) {
 
 func run(m *testing.M) int {
 	serverDSN = os.Getenv("GPUMETER_TEST_CLICKHOUSE")
-	if serverDSN == "" {
+	if serverDSN == "" && !fuzzing() {
 		srv, err := NewServer()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "storetest:", err)
@@ -43,6 +43,17 @@ func run(m *testing.M) int {
 		serverDSN = srv.DSN
 	}
 	return m.Run()
+}
+
+// fuzzing says whether this test binary fuzzes (or is a fuzzing worker):
+// fuzz targets need no server, and starting one per worker costs seconds.
+func fuzzing() bool {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzz") {
+			return true
+		}
+	}
+	return false
 }
 
 // Server is a private clickhouse-server for tests.
