@@ -16,6 +16,11 @@ import (
 var SampleColumns = []string{"ts", "gpu_uuid", "hostname", "gpu_util", "gr_engine_active", "sm_active",
 	"fb_used_mib", "fb_free_mib", "power_w", "energy_mj", "namespace", "pod"}
 
+// AbandonedAfter is how long after it began an import that never committed
+// counts as abandoned (killed, or failed while writing): no import of
+// samples runs for a day.
+const AbandonedAfter = 24 * time.Hour
+
 // DefaultBatchRows bounds the samples held in memory by one import.
 const DefaultBatchRows = 20000
 
@@ -37,6 +42,13 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	if res.Empty = res.Rows == 0; res.Empty {
 		im.log().Info("import holds no rows", zap.String("kind", KindSamples), zap.String("file", res.File))
 		return res, nil
+	}
+	// What imports killed a while ago left behind, no reader sees; it goes
+	// before this one adds its own.
+	if n, err := store.DropAbandonedImports(ctx, im.Store, AbandonedAfter); err != nil {
+		im.log().Warn("abandoned imports' samples not dropped", zap.Error(err))
+	} else if n > 0 {
+		im.log().Info("abandoned imports' samples dropped", zap.Int("partitions", n))
 	}
 	if res.BatchID, err = store.NewBatchID(ctx, im.Store); err != nil {
 		return res, err

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nipa-gpu/gpumeter"
@@ -117,4 +119,55 @@ func InsertAllocations(ctx context.Context, st Store, batch uint64, rows []gpume
 		out[i] = []any{batch, a.ID, a.ProjectID, a.GPUUUID, a.Node, a.Start, a.End}
 	}
 	return st.Insert(ctx, "allocations", []string{"batch_id", "allocation_id", "project_id", "gpu_uuid", "node", "start_ts", "end_ts"}, out)
+}
+
+// DropAbandonedImports drops the samples of imports that began more than
+// olderThan ago and never committed (killed, or failed while writing), which
+// no reader sees: their partitions (month, batch) go whole, so a committed
+// row is never touched. It returns how many partitions it dropped. On a
+// cluster it sees the partitions of the node it is connected to.
+func DropAbandonedImports(ctx context.Context, st Store, olderThan time.Duration) (int, error) {
+	d := st.Dialect()
+	table, onCluster := "samples", ""
+	if d.Cluster != "" {
+		table, onCluster = d.Database+".samples_local", " ON CLUSTER "+d.Cluster
+	}
+	committed := map[uint64]bool{0: true} // batch 0: collected samples
+	err := st.Stream(ctx, "SELECT DISTINCT batch_id FROM imports WHERE kind = 'samples'", func(scan func(...any) error) error {
+		var b uint64
+		if err := scan(&b); err != nil {
+			return err
+		}
+		committed[b] = true
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read imports: %w", err)
+	}
+	var abandoned []string
+	cutoff := uint64(time.Now().Add(-olderThan).UnixNano())
+	q := fmt.Sprintf(`SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = %s AND active`,
+		quote(strings.TrimPrefix(table, d.Database+".")))
+	err = st.Stream(ctx, q, func(scan func(...any) error) error {
+		var p string
+		if err := scan(&p); err != nil {
+			return err
+		}
+		// A partition is (YYYYMM,batch_id).
+		_, batch, ok := strings.Cut(strings.Trim(p, "()"), ",")
+		b, err := strconv.ParseUint(strings.TrimSpace(batch), 10, 64)
+		if ok && err == nil && !committed[b] && b < cutoff {
+			abandoned = append(abandoned, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read samples partitions: %w", err)
+	}
+	for i, p := range abandoned {
+		if err := st.Exec(ctx, fmt.Sprintf("ALTER TABLE %s%s DROP PARTITION %s", table, onCluster, p)); err != nil {
+			return i, fmt.Errorf("drop abandoned import samples %s: %w", p, err)
+		}
+	}
+	return len(abandoned), nil
 }

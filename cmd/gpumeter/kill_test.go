@@ -184,6 +184,17 @@ func TestKilledImportLeavesNoTrace(t *testing.T) {
 				}
 				t.Logf("%s: %d rows lie in the table unseen", m.name, r-raw)
 			}
+			// What the kills left, no reader sees; dropped, it is gone from
+			// the table too, and nothing that counts goes with it.
+			st := storetest.Open(t, dsn)
+			dropped, err := store.DropAbandonedImports(context.Background(), st, 0)
+			st.Close()
+			if err != nil || dropped == 0 {
+				t.Fatalf("dropping abandoned imports: %d partitions, %v", dropped, err)
+			}
+			if after, n, _, r := visible(t, dsn); after != before || n != rows || r != raw {
+				t.Fatalf("after dropping abandoned imports: %d samples, %d rows in the table, want %d, %d", n, r, rows, raw)
+			}
 			// Run again to the end: all of the big file once, over the first.
 			if code := quiet("import", "samples", second, "--store", dsn, "--log-level", "error"); code != exitOK {
 				t.Fatalf("re-run: exit %d", code)
@@ -192,7 +203,7 @@ func TestKilledImportLeavesNoTrace(t *testing.T) {
 			if n != killSteps*killGPUs || s != n {
 				t.Fatalf("after the re-run: %d samples, %d states, want %d", n, s, killSteps*killGPUs)
 			}
-			st := storetest.Open(t, dsn)
+			st = storetest.Open(t, dsn)
 			got, err := store.Samples(context.Background(), st, "GPU-K07", killStart.Add(15*time.Second), killStart.Add(30*time.Second))
 			st.Close()
 			if err != nil || len(got) != 1 || *got[0].GPUUtil != float64((7+7*13+50)%101) {
