@@ -44,6 +44,9 @@ func Migrate(ctx context.Context, st store.Store, o Options) ([]int, error) {
 	}
 	var done []int
 	for _, m := range all {
+		if o.UpTo > 0 && m.Version > o.UpTo {
+			break
+		}
 		if prev, ok := applied[m.Version]; ok {
 			if prev.Checksum != m.Checksum {
 				return done, fmt.Errorf("migrate: %s changed after it was applied (add a new migration instead)", m.File())

@@ -3,6 +3,7 @@ package schemas_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/schemas"
@@ -37,4 +38,41 @@ func TestMigrateIsIdempotent(t *testing.T) {
 			storetest.Count(t, st, "SELECT count() FROM "+table)
 		}
 	})
+}
+
+// A store made before imports were all or nothing keeps its samples through
+// migration 0007, all of them seen, and imports work on it as on a new one.
+func TestSamplesSurviveTheMoveToBatches(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := store.Open(ctx, b.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if _, err := schemas.Migrate(ctx, st, schemas.Options{SamplesTTLDays: 400, UpTo: 6}); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+			var rows [][]any
+			for i := 0; i < 100; i++ {
+				rows = append(rows, []any{"GPU-1", at.Add(time.Duration(i) * 15 * time.Second), "h", float32(i % 100), uint64(7)})
+			}
+			if err := st.Insert(ctx, "samples", []string{"gpu_uuid", "ts", "hostname", "gpu_util", "version"}, rows); err != nil {
+				t.Fatal(err)
+			}
+			done, err := schemas.Migrate(ctx, st, schemas.Options{SamplesTTLDays: 400})
+			if err != nil || len(done) == 0 || done[0] != 7 {
+				t.Fatalf("migrated %v, %v", done, err)
+			}
+			got, err := store.Samples(ctx, st, "GPU-1", at, at.Add(time.Hour))
+			if err != nil || len(got) != 100 || *got[99].GPUUtil != 99 {
+				t.Fatalf("after migration: %d samples, %v", len(got), err)
+			}
+			if n := storetest.Count(t, st, "SELECT count() FROM samples WHERE batch_id = 0"); n != 100 {
+				t.Fatalf("%d samples of batch 0, want 100", n)
+			}
+		})
+	}
 }

@@ -34,6 +34,7 @@ type Migration struct {
 // Options are the schema's own settings.
 type Options struct {
 	SamplesTTLDays int // 0: keep samples forever
+	UpTo           int // apply migrations up to this version only; 0: all
 }
 
 // All returns the migrations in order.
