@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -23,16 +25,42 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Timezone  string                    `yaml:"timezone"`
-	Store     string                    `yaml:"store"`
-	Activity  Activity                  `yaml:"activity"`
-	Idle      Idle                      `yaml:"idle"`
-	Providers map[string]ProviderLimits `yaml:"providers"`
-	Tariffs   []Tariff                  `yaml:"tariffs"`
-	Webhook   Webhook                   `yaml:"webhook"`
-	Retention Retention                 `yaml:"retention"`
-	Collector Collector                 `yaml:"collector"`
-	Schedule  Schedule                  `yaml:"schedule"`
+	Timezone   string                    `yaml:"timezone"`
+	Store      string                    `yaml:"store"`
+	Activity   Activity                  `yaml:"activity"`
+	Idle       Idle                      `yaml:"idle"`
+	Providers  map[string]ProviderLimits `yaml:"providers"`
+	Tariffs    []Tariff                  `yaml:"tariffs"`
+	Webhook    Webhook                   `yaml:"webhook"`
+	Retention  Retention                 `yaml:"retention"`
+	Collector  Collector                 `yaml:"collector"`
+	Schedule   Schedule                  `yaml:"schedule"`
+	Server     Server                    `yaml:"server"`
+	Principals []Principal               `yaml:"principals"`
+}
+
+// Server is the HTTP service of `gpumeter run` (SPEC §8).
+type Server struct {
+	Listen  string `yaml:"listen"` // "" turns it off; not loopback only with TLS
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+}
+
+// Roles a principal may have (SPEC §8).
+const (
+	RoleNIPA     = "nipa"     // reads everything
+	RoleProvider = "provider" // reads its own provider's data
+	RolePortal   = "portal"   // reads idle flags, acknowledges them
+	RoleIngest   = "ingest"   // writes its own provider's samples
+)
+
+// Principal is who may call the service: its token is kept only as the
+// lower-case hex SHA-256 of the token string.
+type Principal struct {
+	Name        string `yaml:"name"`
+	Role        string `yaml:"role"`
+	Provider    string `yaml:"provider,omitempty"`
+	TokenSHA256 string `yaml:"token_sha256"`
 }
 
 // Schedule is what `gpumeter run` does when, as cron expressions in the
@@ -42,7 +70,6 @@ type Schedule struct {
 	IdleScan      string `yaml:"idle_scan"`
 	MonthlyReport string `yaml:"monthly_report"` // reports the previous month
 	ReportDir     string `yaml:"report_dir"`
-	Listen        string `yaml:"listen"` // HTTP API; "" turns it off
 }
 
 // Collector configures `gpumeter collect` (SPEC §4).
@@ -151,8 +178,8 @@ func Default() Config {
 			IdleScan:      "15 9 * * *",
 			MonthlyReport: "0 6 3 * *", // the 3rd, so that late data is in
 			ReportDir:     "./out",
-			Listen:        "127.0.0.1:8080",
 		},
+		Server: Server{Listen: "127.0.0.1:8080"},
 	}
 }
 
@@ -197,7 +224,35 @@ func (c *Config) decode(data []byte) error {
 	return nil
 }
 
-var providerID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+var (
+	providerID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	sha256Hex  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// WebhookURLAllowed says why a webhook URL may not be used, or nil: the
+// portal is reached over https, except on a loopback host (SPEC §8.4).
+func WebhookURLAllowed(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("must be an https:// URL")
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && IsLoopback(u.Hostname()):
+		return nil
+	}
+	return errors.New("must be https:// (http only to a loopback host)")
+}
+
+// IsLoopback says whether a host name or address is this machine only.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 // Validate reports every problem of the configuration, one line each, naming
 // the field, its value and why it is wrong.
@@ -277,8 +332,10 @@ func (c Config) Validate() error {
 		}
 		seen[key] = i
 	}
-	if c.Webhook.URL != "" && !strings.HasPrefix(c.Webhook.URL, "http://") && !strings.HasPrefix(c.Webhook.URL, "https://") {
-		bad("webhook.url", quote(c.Webhook.URL), "must be an http:// or https:// URL")
+	if c.Webhook.URL != "" {
+		if err := WebhookURLAllowed(c.Webhook.URL); err != nil {
+			bad("webhook.url", quote(store.Redact(c.Webhook.URL)), err.Error())
+		}
 	}
 	if c.Webhook.URL != "" && c.Webhook.Secret == "" {
 		bad("webhook.secret", `""`, "required with webhook.url: the portal checks the signature")
@@ -326,6 +383,41 @@ func (c Config) Validate() error {
 	}
 	if c.Schedule.MonthlyReport != "" && c.Schedule.ReportDir == "" {
 		bad("schedule.report_dir", `""`, "required with schedule.monthly_report")
+	}
+	if c.Server.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+			bad("server.listen", quote(c.Server.Listen), "not host:port")
+		}
+	}
+	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
+		bad("server.tls_cert", quote(c.Server.TLSCert), "tls_cert and tls_key go together")
+	}
+	names, hashes := map[string]bool{}, map[string]string{}
+	for i, p := range c.Principals {
+		field := fmt.Sprintf("principals[%d]", i)
+		if p.Name == "" || names[p.Name] {
+			bad(field+".name", quote(p.Name), "must be a name no other principal has")
+		}
+		names[p.Name] = true
+		switch p.Role {
+		case RoleProvider, RoleIngest:
+			if _, ok := c.Providers[p.Provider]; !ok {
+				bad(field+".provider", quote(p.Provider), "must be a configured provider for role "+p.Role)
+			}
+		case RoleNIPA, RolePortal:
+			if p.Provider != "" {
+				bad(field+".provider", quote(p.Provider), "only provider and ingest principals have one")
+			}
+		default:
+			bad(field+".role", quote(p.Role), "must be nipa, provider, portal or ingest")
+		}
+		if !sha256Hex.MatchString(p.TokenSHA256) {
+			// The value may be a token pasted by mistake: it is not shown.
+			bad(field+".token_sha256", "(hidden)", "must be 64 lower-case hex digits: the SHA-256 of the token, never the token")
+		} else if other, dup := hashes[p.TokenSHA256]; dup {
+			bad(field+".token_sha256", "(hidden)", "the same token as principal "+other)
+		}
+		hashes[p.TokenSHA256] = p.Name
 	}
 	if len(errs) == 0 {
 		return nil

@@ -38,6 +38,10 @@ func TestSpecExampleLoads(t *testing.T) {
 	if len(cfg.Tariffs) != 1 || cfg.Tariffs[0].Class != "provider_borrowed" || cfg.Tariffs[0].BilledTo != "provider" {
 		t.Fatalf("tariffs %+v", cfg.Tariffs)
 	}
+	if cfg.Server.Listen != "127.0.0.1:8080" || len(cfg.Principals) != 4 || cfg.Principals[1] != (Principal{Name: "nhn-ops", Role: RoleProvider,
+		Provider: "nhn", TokenSHA256: "32fdbb4ca72fda2b646436c88c39ab0e010e69e22427f2884521aa51889ce7ae"}) {
+		t.Fatalf("server %+v, principals %+v", cfg.Server, cfg.Principals)
+	}
 }
 
 func TestValidateReportsEveryProblemOnALine(t *testing.T) {
@@ -64,11 +68,23 @@ func TestValidateReportsEveryProblemOnALine(t *testing.T) {
 		`tariffs[0].model: "": must name a GPU model`,
 		`tariffs[0].krw_per_gpu_hour: -5: must not be negative`,
 		`tariffs[0].billed_to: "nobody": must be provider, government or project`,
-		`webhook.url: "ftp://portal": must be an http:// or https:// URL`,
+		`webhook.url: "http://hook:xxxxx@portal.example/idle?token=xxxxx": must be https:// (http only to a loopback host)`,
 		`webhook.secret: "": required with webhook.url`,
 		`retention.samples_days: -1: must not be negative`,
 		`schedule.aggregate: "every hour": not a cron expression`,
 		`schedule.report_dir: "": required with schedule.monthly_report`,
+		`server.listen: "nohost": not host:port`,
+		`server.tls_cert: "/etc/gpumeter/cert.pem": tls_cert and tls_key go together`,
+		`principals[0].role: "admin": must be nipa, provider, portal or ingest`,
+		`principals[1].name: "ops": must be a name no other principal has`,
+		`principals[1].provider: "sk": must be a configured provider for role provider`,
+		`principals[1].token_sha256: (hidden): the same token as principal ops`,
+		`principals[2].token_sha256: (hidden): must be 64 lower-case hex digits`,
+	}
+	for _, secret := range []string{"pa55word", "t0ken", "my-secret-token"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("validation shows the secret %q:\n%v", secret, err)
+		}
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {

@@ -4,26 +4,24 @@ package server
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/tls"
 	"fmt"
 	"maps"
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 
+	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/ledger"
 	"github.com/nipa-gpu/gpumeter/publish"
-	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -35,9 +33,13 @@ type Service struct {
 	Version  string
 	Registry *prometheus.Registry
 
-	mu       sync.Mutex // one job at a time
-	runs     *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	mu         sync.Mutex // one job at a time
+	runs       *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	principals *principals
+	months     *months
+	flags      *hourlyFlags
+	addr       string // where the API listens, once it does
 }
 
 // New makes a service and registers its metrics with reg.
@@ -49,6 +51,11 @@ func New(st store.Store, cfg config.Config, log *zap.Logger, version string, reg
 			Help: "Scheduled job durations.", Buckets: prometheus.ExponentialBuckets(0.1, 4, 8)}, []string{"job"}),
 	}
 	reg.MustRegister(s.runs, s.duration)
+	s.principals = newPrincipals(cfg.Principals)
+	s.months = newMonths(buildLedger(s), log)
+	s.flags = &hourlyFlags{now: time.Now, eval: func(ctx context.Context, at time.Time) ([]gpumeter.IdleFlag, error) {
+		return ledger.Idle(ctx, st, cfg, at)
+	}}
 	return s
 }
 
@@ -110,7 +117,7 @@ func (s *Service) MonthlyReport(ctx context.Context) error {
 	return nil
 }
 
-// Run schedules the jobs, serves the API at schedule.listen, and runs
+// Run schedules the jobs, serves the API at server.listen, and runs
 // collect until ctx ends; then it lets a running job finish and stops.
 func (s *Service) Run(ctx context.Context, collect func(context.Context) error) error {
 	sched := cron.New(cron.WithLocation(s.Config.Location()))
@@ -130,18 +137,12 @@ func (s *Service) Run(ctx context.Context, collect func(context.Context) error) 
 		}
 		s.Log.Info("scheduled", zap.String("job", job.name), zap.String("cron", job.spec), zap.String("tz", s.Config.Timezone))
 	}
-	var srv *http.Server
-	if addr := s.Config.Schedule.Listen; addr != "" {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("schedule.listen %s: %w", addr, err)
-		}
-		srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		s.Log.Info("HTTP API", zap.String("url", "http://"+ln.Addr().String()))
+	srv, err := s.listen()
+	if err != nil {
+		return err
 	}
 	sched.Start()
-	err := collect(ctx)
+	err = collect(ctx)
 	<-sched.Stop().Done() // let a running job finish
 	if srv != nil {
 		shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -152,44 +153,41 @@ func (s *Service) Run(ctx context.Context, collect func(context.Context) error) 
 	return err
 }
 
-// Handler is the HTTP API. Its reads never write and never wait for a job:
-// they serve the rollups as the scheduled aggregation keeps them.
-func (s *Service) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := store.Ping(r.Context(), s.Store); err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /api/v1/idle", func(w http.ResponseWriter, r *http.Request) {
-		flags, err := ledger.Idle(r.Context(), s.Store, s.Config, time.Now())
-		respond(w, flags, err)
-	})
-	mux.HandleFunc("GET /api/v1/reports/{file}", func(w http.ResponseWriter, r *http.Request) {
-		month, ok := strings.CutSuffix(r.PathValue("file"), ".json")
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		l, err := ledger.Build(r.Context(), s.Store, s.Config, ledger.Scope{Month: month, Provider: r.URL.Query().Get("provider"), Now: time.Now()})
-		if err != nil {
-			respond(w, nil, err)
-			return
-		}
-		respond(w, reports.JSON(l), nil)
-	})
-	return mux
-}
-
-func respond(w http.ResponseWriter, v any, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	if err != nil {
-		w.WriteHeader(http.StatusInternalServerError)
-		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-		return
+// listen starts serving the API at server.listen: on a loopback address, or
+// anywhere with TLS; "" serves nothing.
+func (s *Service) listen() (*http.Server, error) {
+	sc := s.Config.Server
+	if sc.Listen == "" {
+		return nil, nil
 	}
-	json.NewEncoder(w).Encode(v)
+	host, _, err := net.SplitHostPort(sc.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server.listen %s: %w", sc.Listen, err)
+	}
+	useTLS := sc.TLSCert != ""
+	if !useTLS && !config.IsLoopback(host) {
+		return nil, fmt.Errorf("server.listen %s: serving beyond this machine needs TLS: set server.tls_cert and server.tls_key, or listen on 127.0.0.1", sc.Listen)
+	}
+	ln, err := net.Listen("tcp", sc.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server.listen %s: %w", sc.Listen, err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(s.Log)}
+	scheme := "http"
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(sc.TLSCert, sc.TLSKey)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("server.tls_cert %s, server.tls_key %s: %w", sc.TLSCert, sc.TLSKey, err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		scheme = "https"
+		go srv.ServeTLS(ln, "", "")
+	} else {
+		go srv.Serve(ln)
+	}
+	s.addr = ln.Addr().String()
+	s.Log.Info("HTTP API", zap.String("url", scheme+"://"+s.addr))
+	return srv, nil
 }

@@ -1,11 +1,23 @@
-package server_test
+package server
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,60 +27,266 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/reports"
-	"github.com/nipa-gpu/gpumeter/server"
+	"github.com/nipa-gpu/gpumeter/store"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// The HTTP API over a store holding the small month.
-func TestAPI(t *testing.T) {
+func sum(token string) string {
+	s := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(s[:])
+}
+
+// smallService serves the small month (testdata/reports/small) to five
+// principals, one of each kind, whose tokens are their names.
+func smallService(t *testing.T) (*Service, store.Store) {
+	t.Helper()
 	st := storetest.Open(t, storetest.Backends()[0].DSN(t))
 	storetest.ImportDir(t, st, "../testdata/reports/small/")
 	cfg, err := config.Load("../testdata/reports/small/config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(st, cfg, zap.NewNop(), "test", prometheus.NewRegistry()).Handler())
+	if _, err := (&aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}).Update(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []config.Principal{
+		{Name: "tok-nipa", Role: config.RoleNIPA},
+		{Name: "tok-nhn", Role: config.RoleProvider, Provider: "nhn"},
+		{Name: "tok-kakao", Role: config.RoleProvider, Provider: "kakao"},
+		{Name: "tok-portal", Role: config.RolePortal},
+		{Name: "tok-push", Role: config.RoleIngest, Provider: "nhn"},
+	} {
+		p.TokenSHA256 = sum(p.Name)
+		cfg.Principals = append(cfg.Principals, p)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return New(st, cfg, zap.NewNop(), "test", prometheus.NewRegistry()), st
+}
+
+type client struct {
+	t   *testing.T
+	url string
+	c   *http.Client
+}
+
+func (c client) do(method, path, token string, cookies ...*http.Cookie) (int, string, http.Header) {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.url+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for _, ck := range cookies {
+		req.AddCookie(ck)
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.Header
+}
+
+// ready asks until the month is built (202 while it is).
+func (c client) ready(path, token string, cookies ...*http.Cookie) (int, string) {
+	c.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		code, body, h := c.do("GET", path, token, cookies...)
+		if code != http.StatusAccepted {
+			return code, body
+		}
+		if h.Get("Retry-After") == "" || time.Now().After(deadline) {
+			c.t.Fatalf("%s: 202 without Retry-After, or never built", path)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Every endpoint, every role, own and other provider, no token and a wrong
+// one: exactly SPEC §8's status; a provider's answers hold nothing of the
+// other provider; and none of it writes to the store.
+func TestAccessMatrix(t *testing.T) {
+	s, st := smallService(t)
+	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	get := func(path string) (int, string) {
-		resp, err := http.Get(srv.URL + path)
+	c := client{t: t, url: srv.URL, c: srv.Client()}
+	written := func() int {
+		return storetest.Count(t, st, "SELECT count() FROM aggregate_runs") + storetest.Count(t, st, "SELECT count() FROM report_issues") +
+			storetest.Count(t, st, "SELECT count() FROM gpu_hours")
+	}
+	before := written()
+	if code, _, h := c.do("GET", "/api/v1/reports/2026-10.json", "tok-nipa"); code != http.StatusAccepted || h.Get("Retry-After") == "" {
+		t.Fatalf("a month not built yet: %d, Retry-After %q", code, h.Get("Retry-After"))
+	}
+	paths := []string{"/api/v1/reports/2026-10.json", "/api/v1/reports/2026-10.xlsx", "/api/v1/limits?month=2026-10", "/api/v1/idle",
+		"/metrics", "/api/v1/openapi.json"}
+	allowed := map[string][]string{
+		paths[0]: {"tok-nipa", "tok-nhn", "tok-kakao"},
+		paths[1]: {"tok-nipa", "tok-nhn", "tok-kakao"},
+		paths[2]: {"tok-nipa", "tok-nhn", "tok-kakao"},
+		paths[3]: {"tok-nipa", "tok-nhn", "tok-kakao", "tok-portal"},
+		paths[4]: {"tok-nipa"},
+		paths[5]: {"tok-nipa", "tok-nhn", "tok-kakao", "tok-portal", "tok-push"},
+	}
+	foreignToNHN := []string{"kakao", "GPU-K1", `"k1"`}
+	for _, path := range paths {
+		for _, token := range []string{"tok-nipa", "tok-nhn", "tok-kakao", "tok-portal", "tok-push", "", "wrong-token"} {
+			want := http.StatusForbidden
+			switch {
+			case token == "" || token == "wrong-token":
+				want = http.StatusUnauthorized
+			case contains(allowed[path], token):
+				want = http.StatusOK
+			}
+			code, body := c.ready(path, token)
+			if code != want {
+				t.Errorf("%s as %q: %d, want %d: %.200s", path, token, code, want, body)
+			}
+			if code != http.StatusOK && !json.Valid([]byte(body)) {
+				t.Errorf("%s as %q: error body is not JSON: %q", path, token, body)
+			}
+			if token == "tok-nhn" && code == http.StatusOK && !strings.HasSuffix(path, ".xlsx") && path != "/api/v1/openapi.json" {
+				for _, f := range foreignToNHN {
+					if strings.Contains(body, f) {
+						t.Errorf("%s as nhn mentions %s: %.300s", path, f, body)
+					}
+				}
+			}
+		}
+		if strings.HasPrefix(path, "/api/v1/reports") || strings.HasPrefix(path, "/api/v1/limits") || path == "/api/v1/idle" {
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			for token, want := range map[string]int{"tok-nhn": http.StatusOK, "tok-kakao": http.StatusForbidden} {
+				if code, body := c.ready(path+sep+"provider=nhn", token); code != want {
+					t.Errorf("%s?provider=nhn as %s: %d, want %d (never a filtered 200): %.200s", path, token, code, want, body)
+				}
+			}
+			if code, _ := c.ready(path+sep+"provider=evil", "tok-nipa"); code != http.StatusBadRequest {
+				t.Errorf("%s?provider=evil as nipa: %d, want 400", path, code)
+			}
+		}
+	}
+	code, body := c.ready("/api/v1/reports/2026-10.json?provider=kakao", "tok-nipa")
+	var rep reports.Report
+	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil || len(rep.Providers) != 1 || rep.Providers[0].Provider != "kakao" {
+		t.Fatalf("nipa narrowed to kakao: %d %.300s", code, body)
+	}
+	for _, path := range []string{"/api/v1/reports/2026-13.json", "/api/v1/reports/26-10.json", "/api/v1/limits?month=oct", "/api/v1/reports/2999-01.json",
+		"/api/v1/reports/2026-10.xlsx?lang=ja"} {
+		code, body, _ := c.do("GET", path, "tok-nipa")
+		if code != http.StatusBadRequest || strings.Contains(body, "DB::") || strings.Contains(body, "SELECT") {
+			t.Errorf("%s: %d %q, want 400 with a short error", path, code, body)
+		}
+	}
+	if code, _ := c.ready("/api/v1/reports/1970-01.json", "tok-nipa"); code != http.StatusOK {
+		t.Errorf("1970-01: %d, want 200 (an empty month)", code)
+	}
+	if code, _, _ := c.do("GET", "/api/v1/reports/2026-10.csv", "tok-nipa"); code != http.StatusNotFound {
+		t.Errorf("a report of no such format: %d, want 404", code)
+	}
+	if code, body, _ := c.do("GET", "/healthz", ""); code != 200 || strings.TrimSpace(body) != "ok" {
+		t.Errorf("healthz: %d %q", code, body)
+	}
+	if after := written(); after != before {
+		t.Errorf("the API's GETs wrote %d rows", after-before)
+	}
+}
+
+// POST /login with a token gives a session cookie that works until logout or
+// until it expires.
+func TestSessions(t *testing.T) {
+	s, _ := smallService(t)
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	c := client{t: t, url: srv.URL, c: srv.Client()}
+	login := func(token string) (*http.Response, []*http.Cookie) {
+		resp, err := http.PostForm(srv.URL+"/login", url.Values{"token": {token}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		resp.Body.Close()
+		return resp, resp.Cookies()
 	}
-	// Reads never write: no rollups, runs or issues appear behind a GET.
-	written := func() int {
-		return storetest.Count(t, st, "SELECT count() FROM gpu_hours") + storetest.Count(t, st, "SELECT count() FROM aggregate_runs") +
-			storetest.Count(t, st, "SELECT count() FROM report_issues")
+	if resp, _ := login("wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("login with a wrong token: %d", resp.StatusCode)
 	}
-	defer func() {
-		if n := written(); n != 0 {
-			t.Errorf("the API's GETs wrote %d rows", n)
-		}
-	}()
-	if code, body := get("/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
-		t.Fatalf("healthz: %d %q", code, body)
+	resp, cookies := login("tok-kakao")
+	if resp.StatusCode != 200 || len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || cookies[0].Secure {
+		t.Fatalf("login: %d %+v", resp.StatusCode, cookies)
 	}
-	code, body := get("/api/v1/reports/2026-10.json?provider=kakao")
-	var rep reports.Report
-	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil || rep.Month != "2026-10" || len(rep.Providers) != 1 || rep.Providers[0].Provider != "kakao" {
-		t.Fatalf("report: %d %.300s", code, body)
+	if code, _ := c.ready("/api/v1/idle", "", cookies...); code != 200 {
+		t.Fatalf("with the session: %d", code)
 	}
-	if code, body := get("/api/v1/reports/2026-13.json"); code != 500 || !strings.Contains(body, "error") {
-		t.Fatalf("bad month: %d %s", code, body)
+	if code, _, _ := c.do("GET", "/api/v1/reports/2026-10.json?provider=nhn", "", cookies...); code != http.StatusForbidden {
+		t.Fatalf("kakao's session asking for nhn: %d", code)
 	}
-	if code, body := get("/api/v1/idle"); code != 200 || !strings.HasPrefix(strings.TrimSpace(body), "[") {
-		t.Fatalf("idle: %d %s", code, body)
+	if code, _, _ := c.do("POST", "/logout", "", cookies...); code != http.StatusNoContent {
+		t.Fatalf("logout: %d", code)
 	}
-	if code, _ := get("/api/v1/reports/2026-10.csv"); code != 404 {
-		t.Fatalf("unknown file: %d", code)
+	if code, _, _ := c.do("GET", "/api/v1/idle", "", cookies...); code != http.StatusUnauthorized {
+		t.Fatalf("after logout: %d", code)
 	}
+	_, cookies = login("tok-kakao")
+	s.principals.now = func() time.Time { return time.Now().Add(sessionLife + time.Minute) }
+	if code, _, _ := c.do("GET", "/api/v1/idle", "", cookies...); code != http.StatusUnauthorized {
+		t.Fatalf("an expired session: %d", code)
+	}
+}
+
+// A listen address beyond loopback is refused without TLS, and served with it.
+func TestListenSafely(t *testing.T) {
+	s, _ := smallService(t)
+	s.Config.Server.Listen = "0.0.0.0:0"
+	if _, err := s.listen(); err == nil || !strings.Contains(err.Error(), "needs TLS") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("0.0.0.0 without TLS: %v", err)
+	}
+	s.Config.Server.Listen = ":0"
+	if _, err := s.listen(); err == nil {
+		t.Fatal(":0 (every interface) without TLS was served")
+	}
+	s.Config.Server.TLSCert, s.Config.Server.TLSKey = selfSigned(t)
+	s.Config.Server.Listen = "127.0.0.1:0"
+	srv, err := s.listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ln := s.addr
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := hc.PostForm("https://"+ln+"/login", url.Values{"token": {"tok-nipa"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure {
+		t.Fatalf("login over TLS: %d %+v", resp.StatusCode, resp.Cookies())
+	}
+}
+
+func selfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return certFile, keyFile
 }
 
 // The monthly job writes last month's workbook and JSON for NIPA and for
@@ -77,7 +295,7 @@ func TestMonthlyReportJob(t *testing.T) {
 	st := storetest.Open(t, storetest.Backends()[0].DSN(t))
 	cfg := config.Default()
 	cfg.Schedule.ReportDir = t.TempDir()
-	svc := server.New(st, cfg, zap.NewNop(), "test", prometheus.NewRegistry())
+	svc := New(st, cfg, zap.NewNop(), "test", prometheus.NewRegistry())
 	if err := svc.MonthlyReport(context.Background()); err != nil {
 		t.Fatal(err)
 	}

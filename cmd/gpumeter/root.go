@@ -55,7 +55,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentPostRun = func(*cobra.Command, []string) { pprof.StopCPUProfile() }
 	root.AddCommand(newMigrateCmd(g), newImportCmd(g), newCollectCmd(g), newSimulateCmd(g),
-		newAggregateCmd(g), newSamplesCmd(g), newReportCmd(g), newIdleCmd(g), newLimitsCmd(g), newRunCmd(g), newDemoCmd(g))
+		newAggregateCmd(g), newSamplesCmd(g), newReportCmd(g), newIdleCmd(g), newLimitsCmd(g), newTokenCmd(), newRunCmd(g), newDemoCmd(g))
 	return root
 }
 

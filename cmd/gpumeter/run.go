@@ -19,8 +19,9 @@ func newRunCmd(g *globals) *cobra.Command {
 expressions in the configured time zone): the hourly aggregation, the daily
 idle scan (POSTed to the portal's webhook when one is configured) and the
 monthly report of the previous month, written to schedule.report_dir.
-The HTTP API at schedule.listen serves /healthz, /metrics,
-/api/v1/idle and /api/v1/reports/YYYY-MM.json[?provider=ID].
+The HTTP API at server.listen (loopback, or anywhere with TLS) serves the
+principals of the configuration (SPEC §8): /api/v1/reports/YYYY-MM.json|xlsx,
+/api/v1/limits, /api/v1/idle, /api/v1/openapi.json, /metrics, and /healthz.
 SIGINT or SIGTERM stops it gracefully: running jobs finish, samples are flushed.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {

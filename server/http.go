@@ -1,0 +1,107 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter/ledger"
+)
+
+type callerKey struct{}
+
+// caller is where the request log learns who called.
+type caller struct{ name string }
+
+// logged logs every request with its principal's name (never its token).
+func (s *Service) logged(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		c := &caller{name: "-"}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+		s.Log.Info("request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+			zap.String("principal", c.name), zap.Int("status", rec.status), zap.Duration("took", time.Since(start)))
+	})
+}
+
+func setPrincipal(r *http.Request, p config.Principal) {
+	if c, ok := r.Context().Value(callerKey{}).(*caller); ok {
+		c.name = p.Name
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// login takes a token from the form field "token" and answers with a session
+// cookie: HttpOnly, SameSite=Strict, Secure under TLS.
+func (s *Service) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil {
+		writeError(w, apiError{http.StatusBadRequest, "want a form with a token field"})
+		return
+	}
+	p, ok := s.principals.byToken(r.PostForm.Get("token"))
+	if !ok {
+		writeError(w, apiError{http.StatusUnauthorized, "unknown token"})
+		return
+	}
+	setPrincipal(r, p)
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: s.principals.begin(p), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(sessionLife.Seconds())})
+	writeJSON(w, map[string]string{"principal": p.Name, "role": p.Role, "provider": p.Provider})
+}
+
+func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		s.principals.end(c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// hourlyFlags are the idle flags as of the end of the last whole hour,
+// evaluated once an hour, by the first caller of the hour.
+type hourlyFlags struct {
+	eval func(ctx context.Context, at time.Time) ([]gpumeter.IdleFlag, error)
+	now  func() time.Time
+
+	mu    sync.Mutex
+	at    time.Time
+	flags []gpumeter.IdleFlag
+}
+
+func (h *hourlyFlags) get(ctx context.Context) ([]gpumeter.IdleFlag, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	at := h.now().Truncate(time.Hour)
+	if !at.Equal(h.at) {
+		flags, err := h.eval(ctx, at)
+		if err != nil {
+			return nil, err
+		}
+		h.at, h.flags = at, flags
+	}
+	return h.flags, nil
+}
+
+// buildLedger is how the API builds a month: it only reads.
+func buildLedger(s *Service) func(context.Context, ledger.Scope) (*ledger.Ledger, error) {
+	return func(ctx context.Context, sc ledger.Scope) (*ledger.Ledger, error) {
+		return ledger.Build(ctx, s.Store, s.Config, sc)
+	}
+}
