@@ -6,12 +6,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,14 +23,43 @@ import (
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
-// SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the body.
-const SignatureHeader = "X-Gpumeter-Signature"
+// Headers of a delivery (SPEC §8.4).
+const (
+	TimestampHeader = "X-Gpumeter-Timestamp" // unix seconds when this attempt was signed
+	DeliveryHeader  = "X-Gpumeter-Delivery"  // unique per delivery, the same on its retries
+	SignatureHeader = "X-Gpumeter-Signature" // "sha256=" and the hex HMAC-SHA256 of TIMESTAMP + "." + BODY
+)
 
-// Sign is the header value for a body.
-func Sign(secret string, body []byte) string {
+// MaxSkew is how far a receiver lets a delivery's timestamp be from its own
+// clock: a captured delivery replayed later is refused.
+const MaxSkew = 5 * time.Minute
+
+// Sign is the signature header's value for a body sent at timestamp (unix
+// seconds, as the timestamp header carries it).
+func Sign(secret, timestamp string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(timestamp))
+	m.Write([]byte("."))
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify is what a receiver does (the portal's side, given as the example):
+// the timestamp within MaxSkew of now, and the signature compared in
+// constant time.
+func Verify(secret string, h http.Header, body []byte, now time.Time) error {
+	ts := h.Get(TimestampHeader)
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s %q: not unix seconds", TimestampHeader, ts)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > MaxSkew || d < -MaxSkew {
+		return fmt.Errorf("%s %s is %s off: replayed or a wrong clock", TimestampHeader, ts, d.Round(time.Second))
+	}
+	if !hmac.Equal([]byte(h.Get(SignatureHeader)), []byte(Sign(secret, ts, body))) {
+		return fmt.Errorf("%s does not match", SignatureHeader)
+	}
+	return nil
 }
 
 // Payload is what one POST carries.
@@ -94,6 +126,10 @@ func (w *Sender) post(ctx context.Context, body []byte) error {
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
+	id := make([]byte, 16)
+	rand.Read(id)
+	delivery := hex.EncodeToString(id)
+	url := store.Redact(w.URL)
 	var last error
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
@@ -106,13 +142,16 @@ func (w *Sender) post(ctx context.Context, body []byte) error {
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 		if err != nil {
-			return fmt.Errorf("webhook %s: %w", w.URL, err)
+			return fmt.Errorf("webhook %s: %s", url, store.Redact(err.Error()))
 		}
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(SignatureHeader, Sign(w.Secret, body))
+		req.Header.Set(TimestampHeader, ts)
+		req.Header.Set(DeliveryHeader, delivery)
+		req.Header.Set(SignatureHeader, Sign(w.Secret, ts, body))
 		resp, err := client.Do(req)
 		if err != nil {
-			last = err
+			last = errors.New(store.Redact(err.Error())) // the client's errors quote the URL
 		} else {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 			resp.Body.Close()
@@ -120,13 +159,13 @@ func (w *Sender) post(ctx context.Context, body []byte) error {
 			case resp.StatusCode/100 == 2:
 				return nil
 			case resp.StatusCode/100 == 4:
-				return fmt.Errorf("webhook %s: refused: HTTP %s", w.URL, resp.Status)
+				return fmt.Errorf("webhook %s: refused: HTTP %s", url, resp.Status)
 			}
 			last = fmt.Errorf("HTTP %s", resp.Status)
 		}
 		if w.Log != nil {
-			w.Log.Warn("webhook attempt failed", zap.String("url", w.URL), zap.Int("attempt", i+1), zap.Error(last))
+			w.Log.Warn("webhook attempt failed", zap.String("url", url), zap.String("delivery", delivery), zap.Int("attempt", i+1), zap.Error(last))
 		}
 	}
-	return fmt.Errorf("webhook %s: %d attempts failed, last: %w", w.URL, attempts, last)
+	return fmt.Errorf("webhook %s: %d attempts failed, last: %w", url, attempts, last)
 }
