@@ -107,3 +107,14 @@ func TestUnknownFieldIsAnError(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The example production configuration in deploy/ is valid as it stands.
+func TestDeployExampleIsValid(t *testing.T) {
+	cfg, err := Load("../deploy/gpumeter.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
