@@ -55,7 +55,10 @@ func writeSamples(t *testing.T, path string, steps, seed int) {
 func visible(t *testing.T, dsn string) (digest string, rows, states, raw int) {
 	t.Helper()
 	ctx := context.Background()
-	st := storetest.Open(t, dsn)
+	st, err := store.Open(ctx, dsn) // migrated already: a cluster migrates slowly
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer st.Close()
 	h := sha256.New()
 	var gpus []string
@@ -71,7 +74,7 @@ func visible(t *testing.T, dsn string) (digest string, rows, states, raw int) {
 		}
 		rows += len(samples)
 	}
-	states, err := store.SampleStates(ctx, st, gpus, killStart.Unix(), killStart.Add(48*time.Hour).Unix(),
+	states, err = store.SampleStates(ctx, st, gpus, killStart.Unix(), killStart.Add(48*time.Hour).Unix(),
 		store.Activity{Metric: "auto", ThresholdPct: 5}, func(int, int64, int8) {})
 	if err != nil {
 		t.Fatal(err)

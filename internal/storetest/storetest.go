@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,10 +112,31 @@ type Cluster struct {
 	DSN     string
 	zk      string
 	servers []*Server
+	lock    *os.File // held while the cluster runs
 }
 
 // NewCluster starts ZooKeeper and two servers and creates a database on both.
+// One cluster runs at a time on a machine: test binaries of other packages
+// wait for it (two at once would share two cores between six servers).
 func NewCluster() (*Cluster, error) {
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "gpumeter-test-cluster.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("wait for the test cluster lock: %w", err)
+	}
+	c, err := newCluster()
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	c.lock = lock
+	return c, nil
+}
+
+func newCluster() (*Cluster, error) {
 	zkScript, err := repoFile("scripts/zookeeper.sh")
 	if err != nil {
 		return nil, err
@@ -195,6 +217,9 @@ func (c *Cluster) Remove() {
 		exec.Command(zk, "stop", c.zk).Run()
 	}
 	os.RemoveAll(c.zk)
+	if c.lock != nil {
+		c.lock.Close() // releases the lock
+	}
 }
 
 // Start starts the server (again) on its port and data.
