@@ -36,7 +36,7 @@ type Config struct {
 	Collector  Collector                 `yaml:"collector"`
 	Schedule   Schedule                  `yaml:"schedule"`
 	Server     Server                    `yaml:"server"`
-	Principals []Principal               `yaml:"principals"`
+	Principals []Principal               `yaml:"principals,omitempty"`
 }
 
 // Server is the HTTP service of `gpumeter run` (SPEC §8).

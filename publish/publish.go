@@ -157,9 +157,12 @@ func WriteFile(path string, write func(io.Writer) error) error {
 }
 
 // ConfigText is the configuration as a workbook records it: secrets hidden,
-// and in a provider's workbook no other provider's limits.
+// no principals (names, roles and token hashes are nobody's business in a
+// report), and in a provider's workbook no other provider's limits.
 func ConfigText(cfg config.Config, provider string) string {
 	cfg.Store = store.Redact(cfg.Store)
+	cfg.Webhook.URL = store.Redact(cfg.Webhook.URL)
+	cfg.Principals = nil
 	if provider != "" {
 		cfg.Providers = map[string]config.ProviderLimits{provider: cfg.Providers[provider]}
 	}

@@ -213,3 +213,18 @@ func TestProviderWorkbookIsItsOwn(t *testing.T) {
 		}
 	}
 }
+
+// The configuration a workbook records holds no secret and no principal.
+func TestConfigTextHidesSecretsAndPrincipals(t *testing.T) {
+	cfg := config.Default()
+	cfg.Store = "clickhouse://gm:dbpa55@db:9000/metering?password=dbpa55"
+	cfg.Webhook = config.Webhook{URL: "https://hook:hookpa55@portal.example/idle?token=t0ken", Secret: "s3cret"}
+	cfg.Principals = []config.Principal{{Name: "nhn-ops", Role: config.RoleProvider, Provider: "nhn",
+		TokenSHA256: "32fdbb4ca72fda2b646436c88c39ab0e010e69e22427f2884521aa51889ce7ae"}}
+	text := publish.ConfigText(cfg, "nhn")
+	for _, secret := range []string{"dbpa55", "hookpa55", "t0ken", "s3cret", "nhn-ops", "32fdbb4c", "principals", "kakao"} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the workbook's configuration shows %q:\n%s", secret, text)
+		}
+	}
+}
