@@ -131,29 +131,29 @@ func (s *Service) scope(r *http.Request, p config.Principal) (string, error) {
 	return asked, nil
 }
 
-// month reads a month and checks that it has begun.
-func (s *Service) month(m string) error {
-	if !monthPattern.MatchString(m) {
-		return apiError{http.StatusBadRequest, fmt.Sprintf("month %q: want YYYY-MM", m)}
-	}
-	if _, _, err := ledger.Period(m, s.Config.Location(), time.Now()); err != nil {
-		return apiError{http.StatusBadRequest, err.Error()}
-	}
-	return nil
-}
-
-// ledger is the month's ledger for a scope, or an apiError: 202 while it is
+// ledger is the ledger of a month, which must have begun, in the caller's
+// scope; or an apiError: 400 for a malformed month, 202 while the month is
 // first built.
-func (s *Service) ledger(w http.ResponseWriter, month, provider string) (*ledger.Ledger, error) {
+func (s *Service) ledger(w http.ResponseWriter, r *http.Request, p config.Principal, month string) (*ledger.Ledger, string, error) {
+	if !monthPattern.MatchString(month) {
+		return nil, "", apiError{http.StatusBadRequest, fmt.Sprintf("month %q: want YYYY-MM", month)}
+	}
+	if _, _, err := ledger.Period(month, s.Config.Location(), time.Now()); err != nil {
+		return nil, "", apiError{http.StatusBadRequest, err.Error()}
+	}
+	provider, err := s.scope(r, p)
+	if err != nil {
+		return nil, "", err
+	}
 	l, ready, err := s.months.get(month, provider)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !ready {
 		w.Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())))
-		return nil, apiError{http.StatusAccepted, "month " + month + " is being built: ask again shortly"}
+		return nil, "", apiError{http.StatusAccepted, "month " + month + " is being built: ask again shortly"}
 	}
-	return l, nil
+	return l, provider, nil
 }
 
 func (s *Service) report(w http.ResponseWriter, r *http.Request, p config.Principal) error {
@@ -162,14 +162,7 @@ func (s *Service) report(w http.ResponseWriter, r *http.Request, p config.Princi
 	if format != "json" && format != "xlsx" {
 		return apiError{http.StatusNotFound, "reports are YYYY-MM.json and YYYY-MM.xlsx"}
 	}
-	if err := s.month(month); err != nil {
-		return err
-	}
-	provider, err := s.scope(r, p)
-	if err != nil {
-		return err
-	}
-	l, err := s.ledger(w, month, provider)
+	l, provider, err := s.ledger(w, r, p, month)
 	if err != nil {
 		return err
 	}
@@ -214,15 +207,7 @@ type LimitCheck struct {
 }
 
 func (s *Service) limits(w http.ResponseWriter, r *http.Request, p config.Principal) error {
-	month := r.URL.Query().Get("month")
-	if err := s.month(month); err != nil {
-		return err
-	}
-	provider, err := s.scope(r, p)
-	if err != nil {
-		return err
-	}
-	l, err := s.ledger(w, month, provider)
+	l, _, err := s.ledger(w, r, p, r.URL.Query().Get("month"))
 	if err != nil {
 		return err
 	}
