@@ -211,15 +211,22 @@ func (w *workbook) shares() error {
 	var rows [][]cell
 	for _, p := range w.d.Providers {
 		for _, c := range p.Checks {
-			row := []cell{txt(p.ID), txt(w.t(string(c.Item))), checkValue(c.Item, c.Usage), txt(""), txt("")}
+			row := []cell{txt(p.ID), txt(w.t(string(c.Item))), hrs(c.Usage), txt(""), txt("")}
+			if c.Item == ledger.CheckPrivateShareGPUs {
+				row[2] = num(int(c.Usage))
+			}
+			limit := hrs(c.Limit)
+			if c.Item == ledger.CheckPrivateShareGPUs || c.Item == ledger.CheckPeakGPUs {
+				limit = num(int(c.Limit)) // a number of GPUs
+			}
 			switch {
 			case !c.HasLimit:
 			case c.Unlimited:
-				row[3], row[4] = checkValue(c.Item, c.Limit), txt(w.t("no_cap"))
+				row[3], row[4] = limit, txt(w.t("no_cap"))
 			case c.Over:
-				row[3], row[4] = checkValue(c.Item, c.Limit), styled(w.t("over"), "bold")
+				row[3], row[4] = limit, styled(w.t("over"), "bold")
 			default:
-				row[3], row[4] = checkValue(c.Item, c.Limit), txt(w.t("ok"))
+				row[3], row[4] = limit, txt(w.t("ok"))
 			}
 			rows = append(rows, row)
 		}
@@ -444,10 +451,3 @@ func (w *workbook) definitions() error {
 	return nil
 }
 
-// checkValue shows a limit figure: GPU counts as whole numbers, hours to 3 decimals.
-func checkValue(item ledger.CheckItem, v float64) cell {
-	if item == ledger.CheckPrivateShareGPUs {
-		return num(int(v))
-	}
-	return hrs(v)
-}
