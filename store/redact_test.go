@@ -34,8 +34,8 @@ func FuzzRedact(f *testing.F) {
 		if store.Redact(once) != once {
 			t.Fatalf("Redact is not idempotent on %q", host+path)
 		}
-		if len(secret) < 4 || strings.Contains(host+path, secret) {
-			return // too short to tell from the rest, or the rest holds it anyway
+		if len(secret) < 4 || strings.Contains(host+path, secret) || strings.Contains("xxxxx", secret) {
+			return // too short to tell from the rest, or the rest or the mark of a hidden secret holds it anyway
 		}
 		escaped := url.QueryEscape(secret)
 		for _, c := range []struct{ before, secret, after string }{
