@@ -435,12 +435,3 @@ func (c Config) Location() *time.Location {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}

@@ -15,6 +15,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -127,7 +128,7 @@ func openCSV(path string, columns []string) (*csvFile, error) {
 		}
 	}
 	for h := range c.index {
-		if !contains(columns, h) {
+		if !slices.Contains(columns, h) {
 			bad = append(bad, fmt.Sprintf("unknown column %q", h))
 		}
 	}
@@ -252,13 +253,4 @@ func parseOptionalTime(field, s string) (*time.Time, error) {
 	}
 	t, err := parseTime(field, s)
 	return &t, err
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

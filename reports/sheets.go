@@ -450,4 +450,3 @@ func (w *workbook) definitions() error {
 	}
 	return nil
 }
-

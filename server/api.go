@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,7 +88,7 @@ func (s *Service) with(roles []string, h func(http.ResponseWriter, *http.Request
 			return
 		}
 		setPrincipal(r, p)
-		if !contains(roles, p.Role) {
+		if !slices.Contains(roles, p.Role) {
 			writeError(w, apiError{http.StatusForbidden, "role " + p.Role + " may not see this"})
 			return
 		}
@@ -256,13 +257,4 @@ func (s *Service) idle(w http.ResponseWriter, r *http.Request, p config.Principa
 		}
 	}
 	return writeJSON(w, out)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

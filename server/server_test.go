@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,7 +143,7 @@ func TestAccessMatrix(t *testing.T) {
 			switch {
 			case token == "" || token == "wrong-token":
 				want = http.StatusUnauthorized
-			case contains(allowed[path], token):
+			case slices.Contains(allowed[path], token):
 				want = http.StatusOK
 			}
 			code, body := c.ready(path, token)
