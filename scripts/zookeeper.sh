@@ -22,8 +22,10 @@ ensure_installed() {
 
 # serving: "ruok" answers before sessions are served; "srvr" says the mode
 # only once they are (ClickHouse 18.16 crashes if its first connection fails).
+# A ZooKeeper still starting may take the connection and say nothing: each
+# probe gives up after 2 s.
 serving() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1" && echo srvr >&3 && cat <&3) 2>/dev/null | grep -q "^Mode: standalone"
+	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && echo srvr >&3 && cat <&3' _ "$1" 2>/dev/null | grep -q "^Mode: standalone"
 }
 
 case "$cmd" in
@@ -45,11 +47,12 @@ CFG
 	nohup java -Xmx256m -Dzookeeper.log.dir="$dir" -cp "$jar" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
 		>"$dir/zookeeper.log" 2>&1 &
 	echo $! >"$dir/zookeeper.pid"
-	for _ in $(seq 1 100); do
+	deadline=$((SECONDS + 30))
+	while [ "$SECONDS" -lt "$deadline" ]; do
 		if serving "$port"; then exit 0; fi
 		sleep 0.1
 	done
-	echo "zookeeper on port $port did not answer within 10s; see $dir/zookeeper.log" >&2
+	echo "zookeeper on port $port did not answer within 30s; see $dir/zookeeper.log" >&2
 	exit 1
 	;;
 stop)
