@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -200,95 +199,4 @@ func LastActive(ctx context.Context, st Store, f RollupFilter) (map[string]int64
 		return nil, fmt.Errorf("read rollups: %w", err)
 	}
 	return out, nil
-}
-
-// Activity is how a sample's activity is judged (SPEC §5): by which metric,
-// against which threshold.
-type Activity struct {
-	Metric       gpumeter.Metric
-	ThresholdPct float64
-}
-
-// Sample states as SampleStates gives them.
-const (
-	StateMissing int8 = -1 // the activity metric is missing: no_data
-	StateIdle    int8 = 0
-	StateActive  int8 = 1
-)
-
-// stateExpr is the SQL for a sample's state. Ratios are scaled ×100; the
-// metric is rounded to 1/1000 before the comparison so that Float32 storage
-// (0.05 is 0.0500000007) decides nothing.
-func (a Activity) stateExpr() string {
-	thr := strconv.FormatFloat(a.ThresholdPct, 'g', -1, 64)
-	one := func(col, scale string) string {
-		return fmt.Sprintf("toInt8(multiIf(isNull(%s), -1, round(toFloat64(%s) * %s, 3) >= %s, 1, 0))", col, col, scale, thr)
-	}
-	switch a.Metric {
-	case gpumeter.MetricGPUUtil:
-		return one("gpu_util", "1")
-	case gpumeter.MetricGrEngineActive:
-		return one("gr_engine_active", "100")
-	case gpumeter.MetricSMActive:
-		return one("sm_active", "100")
-	}
-	return fmt.Sprintf(`toInt8(multiIf(isNull(gpu_util) AND isNull(gr_engine_active), -1,
-round(greatest(ifNull(toFloat64(gpu_util), -1), ifNull(toFloat64(gr_engine_active) * 100, -1)), 3) >= %s, 1, 0))`, thr)
-}
-
-// SampleStates reads the samples of some GPUs in [from, to), deduplicated by
-// (gpu_uuid, ts), in GPU and time order, reduced to their state; fn gets
-// each one with the GPU's place in gpus. It returns how many it read.
-func SampleStates(ctx context.Context, st Store, gpus []string, from, to int64, a Activity, fn func(gpu int, t int64, state int8)) (int, error) {
-	// GPUs come back as their 1-based place in the list: a number per row
-	// instead of a string.
-	list := quoteList(gpus)
-	places := make([]string, len(gpus))
-	for i := range gpus {
-		places[i] = strconv.Itoa(i + 1)
-	}
-	q := fmt.Sprintf(`SELECT transform(toString(gpu_uuid), [%s], [%s], toUInt32(0)), toUInt32(ts), %s FROM samples FINAL
-`+visibleSamples+`
-WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d)
-ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, max(from, 0), to)
-	n := 0
-	// Destinations made once: tens of millions of rows pass through here.
-	var i, t uint32
-	var s int8
-	dest := []any{&i, &t, &s}
-	err := st.Stream(ctx, q, func(scan func(...any) error) error {
-		if err := scan(dest...); err != nil {
-			return err
-		}
-		if i == 0 || int(i) > len(gpus) {
-			return fmt.Errorf("GPU place %d out of range", i)
-		}
-		fn(int(i-1), int64(t), s)
-		n++
-		return nil
-	})
-	if err != nil {
-		return n, fmt.Errorf("read samples: %w", err)
-	}
-	return n, nil
-}
-
-// FirstSampleTime is the time of the earliest stored sample, 0 for none.
-func FirstSampleTime(ctx context.Context, st Store) (int64, error) {
-	var first int64
-	err := st.Stream(ctx, "SELECT toUInt32(min(ts)), count() FROM samples "+visibleSamples, func(scan func(...any) error) error {
-		var t uint32
-		var n uint64
-		if err := scan(&t, &n); err != nil {
-			return err
-		}
-		if n > 0 {
-			first = int64(t)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("read samples: %w", err)
-	}
-	return first, nil
 }
