@@ -160,7 +160,9 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	}
 	tl := aggregator.NewTimelines(ref)
 	for _, p := range ref.Projects {
-		l.ProjectNames[p.ID] = p.Name
+		if sc.Provider == "" || p.Provider == sc.Provider {
+			l.ProjectNames[p.ID] = p.Name
+		}
 	}
 	filter := store.RollupFilter{From: A, To: B, Provider: sc.Provider}
 	// GPUs come back without node and model, which the inventory gives.
