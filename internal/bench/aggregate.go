@@ -118,7 +118,10 @@ WHERE hour >= toDateTime(%d) AND hour < toDateTime(%d) AND capacity > 0 GROUP BY
 		m.wall.Seconds(), m.rssMB, fi.Size())
 	fmt.Printf("  baseline: the engine summing the month's rollups per GPU, share and project: %.1f s (report = %.1fx)\n",
 		monthFloor.Seconds(), m.wall.Seconds()/monthFloor.Seconds())
-	return benchWorkbook(bin, dsn, dir, m)
+	if err := benchWorkbook(bin, dsn, dir, m); err != nil {
+		return err
+	}
+	return benchAPI(dsn, day)
 }
 
 // engineTime is how long the engine takes for a query whose result is one
