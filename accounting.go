@@ -231,6 +231,49 @@ type IdleFlag struct {
 	Recommendation Recommendation `json:"recommendation"`
 }
 
+// FlagStatus is where an idle flag stands with the portal (SPEC §8.1).
+type FlagStatus string
+
+const (
+	FlagOpen        FlagStatus = "open"
+	FlagReallocated FlagStatus = "reallocated" // acknowledged: the portal reallocated the GPU
+	FlagDeclined    FlagStatus = "declined"    // acknowledged: the portal will not
+	FlagClosed      FlagStatus = "closed"      // the GPU is no longer idle; wins over an acknowledgement
+)
+
+// TrackedFlag is an idle flag as the service keeps it across evaluations:
+// its id and since stay while it stays open.
+type TrackedFlag struct {
+	IdleFlag
+	FlaggedAt time.Time // the evaluation that first found it
+	SeenAt    time.Time // the latest evaluation that found it
+	ClosedAt  time.Time // the first evaluation that no longer found it; zero while open
+}
+
+// Open says whether the GPU was still idle at the latest evaluation.
+func (f TrackedFlag) Open() bool { return f.ClosedAt.IsZero() }
+
+// Ack is the portal's acknowledgement of an idle flag.
+type Ack struct {
+	FlagID       string
+	Action       FlagStatus // FlagReallocated or FlagDeclined
+	AllocationID string     // the portal's own id, as given
+	Note         string
+	Principal    string // the name of who acknowledged
+	At           time.Time
+}
+
+// Status is a flag's status given its acknowledgements, oldest first.
+func (f TrackedFlag) Status(acks []Ack) FlagStatus {
+	switch {
+	case !f.Open():
+		return FlagClosed
+	case len(acks) > 0:
+		return acks[len(acks)-1].Action
+	}
+	return FlagOpen
+}
+
 // FlagID is the first 16 hex digits of SHA-256 of gpu_uuid|kind|since (UTC,
 // RFC 3339): the same idle stretch gets the same id on every run.
 func FlagID(gpu string, kind FlagKind, since time.Time) string {

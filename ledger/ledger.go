@@ -70,6 +70,8 @@ type Provider struct {
 	Checks      []Check
 	Charges     []Charge
 	Violations  []Violation
+	// Reallocation is what became of the idle flags of the period.
+	Reallocation Reallocation
 }
 
 // ShareCounts counts GPUs per share.
@@ -211,9 +213,27 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	for _, g := range l.GPUs {
 		inScope[g.GPU] = true
 	}
-	for _, f := range flags {
+	kept, err := store.TrackedFlags(ctx, st, store.FlagFilter{Provider: sc.Provider})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range stable(kept, flags, to) {
 		if sc.Provider == "" || f.Provider == sc.Provider {
 			l.IdleFlags = append(l.IdleFlags, f)
+		}
+	}
+	ids := make([]string, len(kept))
+	for i, f := range kept {
+		ids[i] = f.FlagID
+	}
+	acks, err := store.Acks(ctx, st, ids)
+	if err != nil {
+		return nil, err
+	}
+	realloc := reallocation(kept, acks, A, B)
+	for i := range l.Providers {
+		if r := realloc[l.Providers[i].ID]; r != nil {
+			l.Providers[i].Reallocation = *r
 		}
 	}
 	for _, g := range short {

@@ -177,13 +177,32 @@ func ConfigText(cfg config.Config, provider string) string {
 }
 
 // Idle brings the rollups of the look-back up to date and evaluates the idle
-// flags at t.
+// flags at t, with the ids of the recorded flags they continue; it records
+// nothing.
 func Idle(ctx context.Context, st store.Store, cfg config.Config, t time.Time, log *zap.Logger) ([]gpumeter.IdleFlag, error) {
-	agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg), Log: log}
-	if _, err := agg.Update(ctx, time.Now(), [2]time.Time{t.Add(-ledger.Lookback), t}); err != nil {
+	if err := updateLookback(ctx, st, cfg, t, log); err != nil {
 		return nil, err
 	}
-	return ledger.Idle(ctx, st, cfg, t)
+	flags, err := ledger.Idle(ctx, st, cfg, t)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.Stable(ctx, st, flags, t)
+}
+
+// Track brings the rollups of the look-back up to date, evaluates the idle
+// flags at t and records them (ledger.Track).
+func Track(ctx context.Context, st store.Store, cfg config.Config, t time.Time, log *zap.Logger) ([]gpumeter.TrackedFlag, error) {
+	if err := updateLookback(ctx, st, cfg, t, log); err != nil {
+		return nil, err
+	}
+	return ledger.Track(ctx, st, cfg, t)
+}
+
+func updateLookback(ctx context.Context, st store.Store, cfg config.Config, t time.Time, log *zap.Logger) error {
+	agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg), Log: log}
+	_, err := agg.Update(ctx, time.Now(), [2]time.Time{t.Add(-ledger.Lookback), t})
+	return err
 }
 
 // SendIdle POSTs the flags the portal has not had yet to the configured

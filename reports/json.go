@@ -33,6 +33,19 @@ type Provider struct {
 	PeakProviderGPUs    float64      `json:"peak_provider_gpus"`
 	ChargesKRW          []Charge     `json:"charges_krw"`
 	Violations          []Violation  `json:"violations"`
+	IdleReallocation    Reallocation `json:"idle_reallocation"`
+}
+
+// Reallocation is what became of the month's idle flags (SPEC §8.1): those
+// whose idle stretch, from since to the latest evaluation that found it,
+// overlaps the month. The median is from first flagged to first
+// acknowledged, null while none is acknowledged.
+type Reallocation struct {
+	Flags               int      `json:"flags"`
+	FlaggedIdleGPUHours float64  `json:"flagged_idle_gpu_hours"`
+	Reallocated         int      `json:"reallocated"`
+	Declined            int      `json:"declined"`
+	MedianHoursToAck    *float64 `json:"median_hours_to_ack"`
 }
 
 type ShareCounts struct {
@@ -112,6 +125,12 @@ func JSON(l *ledger.Ledger) *Report {
 			PeakProviderGPUs:    h(p.PeakProviderSeconds), // seconds in one hour / 3600, to 3 decimals
 			ChargesKRW:          []Charge{},
 			Violations:          []Violation{},
+		}
+		r := p.Reallocation
+		out.IdleReallocation = Reallocation{Flags: r.Flags, FlaggedIdleGPUHours: h(r.FlaggedIdle), Reallocated: r.Reallocated, Declined: r.Declined}
+		if r.Acknowledged > 0 {
+			m := round3(r.MedianSecondsToAck / 3600)
+			out.IdleReallocation.MedianHoursToAck = &m
 		}
 		for _, c := range p.Charges {
 			out.ChargesKRW = append(out.ChargesKRW, Charge{Class: c.Class, Model: c.Model, GPUHours: h(c.Seconds), KRW: c.KRW, BilledTo: c.BilledTo})

@@ -52,6 +52,8 @@ func testLedger() *ledger.Ledger {
 					{Item: ledger.CheckLongestHold, Usage: 3, Limit: 2, HasLimit: true, Over: true},
 					{Item: ledger.CheckLent, Usage: 0},
 				},
+				Reallocation: ledger.Reallocation{Flags: 3, FlaggedIdle: 140400 + 1, Reallocated: 1, Declined: 1, Acknowledged: 2,
+					MedianSecondsToAck: 9000},
 			},
 		},
 		Projects: []ledger.Project{
@@ -83,7 +85,8 @@ func TestJSONFromLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	// nhn government: 7,200 + 3,609 + 9,029 + 600 + 20,990 + 1,772 = 43,200 s = 12 h;
-	// coverage 52,230 / 86,400 = 60.451 %.
+	// coverage 52,230 / 86,400 = 60.451 %. Flagged idle 140,401 s = 39.000 h;
+	// median wait 9,000 s = 2.5 h; kakao's flags none, so its median is null.
 	want := `{"month":"2026-10","timezone":"Asia/Seoul","generated_at":"2026-11-03T00:00:00Z","inputs_sha256":"abc",` +
 		`"providers":[{"provider":"kakao","gpus":{"government":1,"private":0},"capacity_gpu_hours":{"government":6,"private":0},` +
 		`"hours":{"government":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":3,"unallocated_idle":0,"no_data":3},` +
@@ -91,7 +94,8 @@ func TestJSONFromLedger(t *testing.T) {
 		`"borrowed_gpu_hours":0,"lent_gpu_hours":0,"private_used_gpu_hours":0,"peak_provider_gpus":0,` +
 		`"charges_krw":[{"class":"provider_borrowed","model":"B200","gpu_hours":0,"krw":0,"billed_to":"provider"},` +
 		`{"class":"unallocated_active","model":"B200","gpu_hours":3,"krw":9,"billed_to":"provider"}],` +
-		`"violations":[{"kind":"unallocated_use","gpu_uuid":"GPU-K1","node":"k1","from":"2026-09-30T15:00:00Z","to":"2026-09-30T20:59:30Z","gpu_hours":3}]},` +
+		`"violations":[{"kind":"unallocated_use","gpu_uuid":"GPU-K1","node":"k1","from":"2026-09-30T15:00:00Z","to":"2026-09-30T20:59:30Z","gpu_hours":3}],` +
+		`"idle_reallocation":{"flags":0,"flagged_idle_gpu_hours":0,"reallocated":0,"declined":0,"median_hours_to_ack":null}},` +
 		`{"provider":"nhn","gpus":{"government":2,"private":1},"capacity_gpu_hours":{"government":12,"private":6},` +
 		`"hours":{"government":{"public_active":2,"public_idle":1.003,"provider_active":2.508,"provider_idle":0,"unallocated_active":0.167,"unallocated_idle":5.831,"no_data":0.492},` +
 		`"private":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":6}},` +
@@ -99,7 +103,8 @@ func TestJSONFromLedger(t *testing.T) {
 		`"charges_krw":[{"class":"provider_borrowed","model":"B200","gpu_hours":2.508,"krw":2508,"billed_to":"provider"},` +
 		`{"class":"public_active","model":"B200","gpu_hours":2,"krw":3001,"billed_to":"government"}],` +
 		`"violations":[{"kind":"borrow_too_long","gpu_uuid":"GPU-G1","node":"n1","from":"2026-09-30T18:00:00Z","to":"","gpu_hours":3},` +
-		`{"kind":"borrow_over_monthly_cap","gpu_uuid":"","node":"","from":"2026-09-30T15:00:00Z","to":"2026-10-31T15:00:00Z","gpu_hours":0.508}]}],` +
+		`{"kind":"borrow_over_monthly_cap","gpu_uuid":"","node":"","from":"2026-09-30T15:00:00Z","to":"2026-10-31T15:00:00Z","gpu_hours":0.508}],` +
+		`"idle_reallocation":{"flags":3,"flagged_idle_gpu_hours":39,"reallocated":1,"declined":1,"median_hours_to_ack":2.5}}],` +
 		`"projects":[{"project_id":"p-own","provider":"nhn","kind":"provider","allocated_gpu_hours":3,"active_gpu_hours":2.508,"no_data_gpu_hours":0.492},` +
 		`{"project_id":"p-pub","provider":"nhn","kind":"public","allocated_gpu_hours":9,"active_gpu_hours":2,"no_data_gpu_hours":6}],` +
 		`"idle_flags":[{"flag_id":"0123456789abcdef","kind":"unallocated_idle","provider":"nhn","node":"n1","gpu_uuid":"GPU-G2","project_id":"",` +

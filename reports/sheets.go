@@ -274,7 +274,22 @@ func (w *workbook) idle() error {
 	if len(rows) == 0 {
 		rows = [][]cell{{txt(w.t("none"))}}
 	}
-	_, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true})
+	next, err := w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true})
+	if err != nil {
+		return err
+	}
+	header = []string{w.t("provider"), w.t("flags"), w.t("flagged_idle"), w.t(string(gpumeter.FlagReallocated)),
+		w.t(string(gpumeter.FlagDeclined)), w.t("median_to_ack")}
+	rows = nil
+	for _, p := range w.rep.Providers {
+		r := p.IdleReallocation
+		median := txt("")
+		if r.MedianHoursToAck != nil {
+			median = hrs(*r.MedianHoursToAck)
+		}
+		rows = append(rows, []cell{txt(p.Provider), num(r.Flags), hrs(r.FlaggedIdleGPUHours), num(r.Reallocated), num(r.Declined), median})
+	}
+	_, err = w.writeTable(&table{sheet: sheet, title: w.t("reallocation"), header: header, rows: rows, startAt: next})
 	return err
 }
 

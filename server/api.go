@@ -9,8 +9,11 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
@@ -33,6 +36,7 @@ var (
 	readers    = []string{config.RoleNIPA, config.RoleProvider}
 	flagRoles  = []string{config.RoleNIPA, config.RoleProvider, config.RolePortal}
 	everyone   = []string{config.RoleNIPA, config.RoleProvider, config.RolePortal, config.RoleIngest}
+	ackRoles   = []string{config.RoleNIPA, config.RolePortal}
 	nipaOnly   = []string{config.RoleNIPA}
 	retryAfter = 5 * time.Second
 )
@@ -73,6 +77,7 @@ func (s *Service) Handler() http.Handler {
 	mux.Handle("GET /api/v1/reports/{file}", s.with(readers, s.report))
 	mux.Handle("GET /api/v1/limits", s.with(readers, s.limits))
 	mux.Handle("GET /api/v1/idle", s.with(flagRoles, s.idle))
+	mux.Handle("POST /api/v1/idle/{flag_id}/ack", s.with(ackRoles, s.ack))
 	return s.logged(mux)
 }
 
@@ -235,26 +240,161 @@ func (s *Service) limits(w http.ResponseWriter, r *http.Request, p config.Princi
 	return writeJSON(w, out)
 }
 
-// Flag is an idle flag as the API gives it: SPEC §6's with its status.
+// Flag is an idle flag as the API gives it: SPEC §6's with its status and
+// where it stands with the portal.
 type Flag struct {
 	gpumeter.IdleFlag
-	Status string `json:"status"`
+	Status       gpumeter.FlagStatus `json:"status"`
+	FlaggedAt    string              `json:"flagged_at"`
+	SeenAt       string              `json:"seen_at"`
+	ClosedAt     string              `json:"closed_at,omitempty"`
+	AckedAt      string              `json:"acked_at,omitempty"`
+	AllocationID string              `json:"allocation_id,omitempty"`
+	Note         string              `json:"note,omitempty"`
 }
 
+func flagView(t gpumeter.TrackedFlag, acks []gpumeter.Ack) Flag {
+	f := Flag{IdleFlag: t.IdleFlag, Status: t.Status(acks), FlaggedAt: t.FlaggedAt.Format(time.RFC3339), SeenAt: t.SeenAt.Format(time.RFC3339)}
+	if !t.Open() {
+		f.ClosedAt = t.ClosedAt.Format(time.RFC3339)
+	}
+	if len(acks) > 0 {
+		last := acks[len(acks)-1]
+		f.AckedAt, f.AllocationID, f.Note = last.At.Format(time.RFC3339), last.AllocationID, last.Note
+	}
+	return f
+}
+
+var flagStatuses = []gpumeter.FlagStatus{gpumeter.FlagOpen, gpumeter.FlagReallocated, gpumeter.FlagDeclined, gpumeter.FlagClosed}
+
+// idle lists the flags of the latest hourly evaluation that are not closed,
+// or with ?status= those of one status; it reads what the evaluations
+// recorded and evaluates nothing.
 func (s *Service) idle(w http.ResponseWriter, r *http.Request, p config.Principal) error {
 	provider, err := s.scope(r, p)
 	if err != nil {
 		return err
 	}
-	flags, err := s.flags.get(r.Context())
+	status := gpumeter.FlagStatus(r.URL.Query().Get("status"))
+	if status != "" && !slices.Contains(flagStatuses, status) {
+		return apiError{http.StatusBadRequest, fmt.Sprintf("status %q: want open, reallocated, declined or closed", status)}
+	}
+	flags, err := s.trackedFlags(r, store.FlagFilter{Provider: provider, Open: status != gpumeter.FlagClosed, Closed: status == gpumeter.FlagClosed})
 	if err != nil {
 		return err
 	}
-	out := []Flag{}
-	for _, f := range flags {
-		if provider == "" || f.Provider == provider {
-			out = append(out, Flag{IdleFlag: f, Status: "open"})
+	if status != "" {
+		flags = slices.DeleteFunc(flags, func(f Flag) bool { return f.Status != status })
+	}
+	return writeJSON(w, flags)
+}
+
+// trackedFlags reads the recorded flags with their acknowledgements; 202
+// until the first evaluation is recorded.
+func (s *Service) trackedFlags(r *http.Request, f store.FlagFilter) ([]Flag, error) {
+	if _, ok, err := store.LastIdleEvaluation(r.Context(), s.Store); err != nil || !ok {
+		if err == nil {
+			err = apiError{http.StatusAccepted, "idle flags are being evaluated for the first time: ask again shortly"}
+		}
+		return nil, err
+	}
+	tracked, err := store.TrackedFlags(r.Context(), s.Store, f)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(tracked))
+	for i, t := range tracked {
+		ids[i] = t.FlagID
+	}
+	acks, err := store.Acks(r.Context(), s.Store, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Flag, len(tracked))
+	for i, t := range tracked {
+		out[i] = flagView(t, acks[t.FlagID])
+	}
+	return out, nil
+}
+
+// AckRequest is the body of POST /api/v1/idle/{flag_id}/ack.
+type AckRequest struct {
+	Action       gpumeter.FlagStatus `json:"action"`
+	AllocationID string              `json:"allocation_id"`
+	Note         string              `json:"note"`
+}
+
+var flagIDPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// ack records the portal's acknowledgement of a flag; the same one again
+// changes nothing.
+func (s *Service) ack(w http.ResponseWriter, r *http.Request, p config.Principal) error {
+	id := r.PathValue("flag_id")
+	if !flagIDPattern.MatchString(id) {
+		return apiError{http.StatusNotFound, "no idle flag " + strconv.Quote(id)}
+	}
+	var req AckRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		return apiError{http.StatusBadRequest, `want {"action":"reallocated"|"declined","allocation_id":"…","note":"…"}`}
+	}
+	if req.Action != gpumeter.FlagReallocated && req.Action != gpumeter.FlagDeclined {
+		return apiError{http.StatusBadRequest, fmt.Sprintf("action %q: want reallocated or declined", req.Action)}
+	}
+	if err := checkText("allocation_id", req.AllocationID, 256, false); err != nil {
+		return err
+	}
+	if err := checkText("note", req.Note, 2048, true); err != nil {
+		return err
+	}
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	flags, err := s.trackedFlags(r, store.FlagFilter{ID: id})
+	if err != nil {
+		return err
+	}
+	if len(flags) == 0 {
+		return apiError{http.StatusNotFound, "no idle flag " + id}
+	}
+	f := flags[0]
+	if f.AckedAt != "" {
+		acks, err := store.Acks(r.Context(), s.Store, []string{id})
+		if err != nil {
+			return err
+		}
+		last := acks[id][len(acks[id])-1]
+		if last.Action == req.Action && last.AllocationID == req.AllocationID && last.Note == req.Note {
+			return writeJSON(w, f)
 		}
 	}
-	return writeJSON(w, out)
+	a := gpumeter.Ack{FlagID: id, Action: req.Action, AllocationID: req.AllocationID, Note: req.Note, Principal: p.Name, At: time.Now()}
+	if err := store.RecordAck(r.Context(), s.Store, a); err != nil {
+		return err
+	}
+	s.Log.Info("idle flag acknowledged", zap.String("flag_id", id), zap.String("action", string(a.Action)),
+		zap.String("allocation_id", a.AllocationID), zap.String("principal", p.Name))
+	s.months.stale()
+	flags, err = s.trackedFlags(r, store.FlagFilter{ID: id})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, flags[0])
+}
+
+// checkText refuses what no person typed: invalid UTF-8, control characters
+// (line breaks allowed in multiline text), more than max bytes.
+func checkText(field, v string, max int, multiline bool) error {
+	if len(v) > max {
+		return apiError{http.StatusBadRequest, fmt.Sprintf("%s: longer than %d bytes", field, max)}
+	}
+	if !utf8.ValidString(v) {
+		return apiError{http.StatusBadRequest, field + ": not UTF-8"}
+	}
+	for _, c := range v {
+		if unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\t' || c == '\r')) {
+			return apiError{http.StatusBadRequest, fmt.Sprintf("%s: control character %U", field, c)}
+		}
+	}
+	return nil
 }

@@ -3,12 +3,10 @@ package server
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/ledger"
 )
@@ -72,31 +70,6 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: r.TLS != nil, MaxAge: -1})
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// hourlyFlags are the idle flags as of the end of the last whole hour,
-// evaluated once an hour, by the first caller of the hour.
-type hourlyFlags struct {
-	eval func(ctx context.Context, at time.Time) ([]gpumeter.IdleFlag, error)
-	now  func() time.Time
-
-	mu    sync.Mutex
-	at    time.Time
-	flags []gpumeter.IdleFlag
-}
-
-func (h *hourlyFlags) get(ctx context.Context) ([]gpumeter.IdleFlag, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	at := h.now().Truncate(time.Hour)
-	if !at.Equal(h.at) {
-		flags, err := h.eval(ctx, at)
-		if err != nil {
-			return nil, err
-		}
-		h.at, h.flags = at, flags
-	}
-	return h.flags, nil
 }
 
 // buildLedger is how the API builds a month: it only reads.

@@ -74,3 +74,13 @@ func (m *months) rebuild(k monthKey, e *monthEntry) {
 	e.ledger = l
 	m.log.Info("month built", zap.String("month", k.month), zap.String("provider", k.provider), zap.Duration("took", m.now().Sub(start)))
 }
+
+// stale has every month rebuilt at its next request, served as it is
+// meanwhile: something its ledger shows has changed (an acknowledgement).
+func (m *months) stale() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.entries {
+		e.builtAt = time.Time{}
+	}
+}

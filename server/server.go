@@ -38,8 +38,8 @@ type Service struct {
 	duration   *prometheus.HistogramVec
 	principals *principals
 	months     *months
-	flags      *hourlyFlags
-	addr       string // where the API listens, once it does
+	ackMu      sync.Mutex // one acknowledgement at a time, so that a repeat is seen as one
+	addr       string     // where the API listens, once it does
 }
 
 // New makes a service and registers its metrics with reg.
@@ -53,9 +53,6 @@ func New(st store.Store, cfg config.Config, log *zap.Logger, version string, reg
 	reg.MustRegister(s.runs, s.duration)
 	s.principals = newPrincipals(cfg.Principals)
 	s.months = newMonths(buildLedger(s), log)
-	s.flags = &hourlyFlags{now: time.Now, eval: func(ctx context.Context, at time.Time) ([]gpumeter.IdleFlag, error) {
-		return ledger.Idle(ctx, st, cfg, at)
-	}}
 	return s
 }
 
@@ -85,11 +82,47 @@ func (s *Service) Aggregate(ctx context.Context) error {
 	return err
 }
 
-// IdleScan evaluates the idle flags now and sends the new ones to the portal.
-func (s *Service) IdleScan(ctx context.Context) error {
-	flags, err := publish.Idle(ctx, s.Store, s.Config, time.Now(), s.Log)
+// TrackIdle records the idle flags as of the end of the last whole hour,
+// once an hour: what GET /api/v1/idle serves.
+func (s *Service) TrackIdle(ctx context.Context) error {
+	at := time.Now().Truncate(time.Hour)
+	last, ok, err := store.LastIdleEvaluation(ctx, s.Store)
+	if err != nil || (ok && !last.Before(at)) {
+		return err
+	}
+	flags, err := publish.Track(ctx, s.Store, s.Config, at, s.Log)
 	if err != nil {
 		return err
+	}
+	open := 0
+	for _, f := range flags {
+		if f.Open() {
+			open++
+		}
+	}
+	s.Log.Info("idle flags evaluated", zap.Time("at", at), zap.Int("open", open), zap.Int("closed", len(flags)-open))
+	return nil
+}
+
+// IdleScan sends the portal the open flags it has not had yet, as of the
+// hourly evaluation.
+func (s *Service) IdleScan(ctx context.Context) error {
+	if err := s.TrackIdle(ctx); err != nil {
+		return err
+	}
+	tracked, err := store.TrackedFlags(ctx, s.Store, store.FlagFilter{Open: true})
+	if err != nil {
+		return err
+	}
+	acks, err := store.Acks(ctx, s.Store, nil)
+	if err != nil {
+		return err
+	}
+	var flags []gpumeter.IdleFlag
+	for _, t := range tracked {
+		if t.Status(acks[t.FlagID]) == gpumeter.FlagOpen {
+			flags = append(flags, t.IdleFlag)
+		}
 	}
 	n, err := publish.SendIdle(ctx, s.Store, s.Config, flags, s.Log)
 	s.Log.Info("idle scan", zap.Int("flags", len(flags)), zap.Int("sent", n))
@@ -125,7 +158,12 @@ func (s *Service) Run(ctx context.Context, collect func(context.Context) error) 
 		name, spec string
 		fn         func(context.Context) error
 	}{
-		{"aggregate", s.Config.Schedule.Aggregate, s.Aggregate},
+		{"aggregate", s.Config.Schedule.Aggregate, func(ctx context.Context) error {
+			if err := s.Aggregate(ctx); err != nil {
+				return err
+			}
+			return s.TrackIdle(ctx)
+		}},
 		{"idle_scan", s.Config.Schedule.IdleScan, s.IdleScan},
 		{"monthly_report", s.Config.Schedule.MonthlyReport, s.MonthlyReport},
 	} {
@@ -142,6 +180,7 @@ func (s *Service) Run(ctx context.Context, collect func(context.Context) error) 
 		return err
 	}
 	sched.Start()
+	go s.job("idle_track", s.TrackIdle)() // so that a fresh start has flags to serve within the hour
 	err = collect(ctx)
 	<-sched.Stop().Done() // let a running job finish
 	if srv != nil {

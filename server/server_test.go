@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
@@ -68,8 +69,24 @@ func smallService(t *testing.T) (*Service, store.Store) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	// One evaluation has recorded an idle flag of each provider, over the
+	// small month's six hours.
+	var flags []gpumeter.TrackedFlag
+	for _, g := range []struct{ provider, node, gpu string }{{"nhn", "n1", "GPU-G2"}, {"kakao", "k1", "GPU-K1"}} {
+		flags = append(flags, gpumeter.TrackedFlag{IdleFlag: gpumeter.IdleFlag{FlagID: flagID(g.gpu), Kind: gpumeter.FlagUnallocatedIdle,
+			Provider: g.provider, Node: g.node, GPUUUID: g.gpu, Since: smallStart.Format(time.RFC3339), Hours: 6, CoveragePct: 100,
+			Recommendation: gpumeter.Offer}, FlaggedAt: smallEnd, SeenAt: smallEnd})
+	}
+	if err := store.RecordIdleEvaluation(context.Background(), st, smallEnd, flags); err != nil {
+		t.Fatal(err)
+	}
 	return New(st, cfg, zap.NewNop(), "test", prometheus.NewRegistry()), st
 }
+
+// The small month's six hours.
+var smallStart, smallEnd = time.Date(2026, 9, 30, 15, 0, 0, 0, time.UTC), time.Date(2026, 9, 30, 21, 0, 0, 0, time.UTC)
+
+func flagID(gpu string) string { return gpumeter.FlagID(gpu, gpumeter.FlagUnallocatedIdle, smallStart) }
 
 type client struct {
 	t   *testing.T
@@ -79,7 +96,12 @@ type client struct {
 
 func (c client) do(method, path, token string, cookies ...*http.Cookie) (int, string, http.Header) {
 	c.t.Helper()
-	req, _ := http.NewRequest(method, c.url+path, nil)
+	return c.send(method, path, token, "", cookies...)
+}
+
+func (c client) send(method, path, token, body string, cookies ...*http.Cookie) (int, string, http.Header) {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.url+path, strings.NewReader(body))
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -91,8 +113,8 @@ func (c client) do(method, path, token string, cookies ...*http.Cookie) (int, st
 		c.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), resp.Header
+	answer, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(answer), resp.Header
 }
 
 // ready asks until the month is built (202 while it is).
@@ -119,8 +141,11 @@ func TestAccessMatrix(t *testing.T) {
 	defer srv.Close()
 	c := client{t: t, url: srv.URL, c: srv.Client()}
 	written := func() int {
-		return storetest.Count(t, st, "SELECT count() FROM aggregate_runs") + storetest.Count(t, st, "SELECT count() FROM report_issues") +
-			storetest.Count(t, st, "SELECT count() FROM gpu_hours")
+		n := 0
+		for _, table := range []string{"aggregate_runs", "report_issues", "gpu_hours", "idle_flags", "idle_evaluations", "idle_acks"} {
+			n += storetest.Count(t, st, "SELECT count() FROM "+table)
+		}
+		return n
 	}
 	before := written()
 	if code, _, h := c.do("GET", "/api/v1/reports/2026-10.json", "tok-nipa"); code != http.StatusAccepted || h.Get("Retry-After") == "" {
@@ -199,6 +224,122 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	if after := written(); after != before {
 		t.Errorf("the API's GETs wrote %d rows", after-before)
+	}
+	// The one write: an acknowledgement, by nipa and the portal only.
+	ack := "/api/v1/idle/" + flagID("GPU-K1") + "/ack"
+	for token, want := range map[string]int{"tok-nipa": 200, "tok-portal": 200, "tok-nhn": 403, "tok-kakao": 403, "tok-push": 403,
+		"": 401, "wrong-token": 401} {
+		if code, body, _ := c.send("POST", ack, token, `{"action":"declined","note":"matrix"}`); code != want {
+			t.Errorf("POST %s as %q: %d, want %d: %s", ack, token, code, want, body)
+		}
+	}
+	if n := storetest.Count(t, st, "SELECT count() FROM idle_acks"); n != 1 {
+		t.Errorf("the same acknowledgement by nipa and the portal: %d rows, want 1 (a repeat is a no-op)", n)
+	}
+}
+
+// The portal acknowledges flags; their status follows, a closed flag stays
+// closed, and the next report counts the reallocation.
+func TestIdleAcknowledgement(t *testing.T) {
+	s, st := smallService(t)
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	c := client{t: t, url: srv.URL, c: srv.Client()}
+	flags := func(path, token string) []Flag {
+		t.Helper()
+		code, body := c.ready(path, token)
+		var out []Flag
+		if code != 200 || json.Unmarshal([]byte(body), &out) != nil {
+			t.Fatalf("%s as %s: %d %s", path, token, code, body)
+		}
+		return out
+	}
+	statuses := func(fl []Flag) string {
+		var out []string
+		for _, f := range fl {
+			out = append(out, f.GPUUUID+"="+string(f.Status))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := statuses(flags("/api/v1/idle", "tok-portal")); got != "GPU-K1=open,GPU-G2=open" {
+		t.Fatalf("before: %s", got)
+	}
+	nhnFlag := "/api/v1/idle/" + flagID("GPU-G2") + "/ack"
+	for body, want := range map[string]int{
+		`{"action":"reallocated"`: 400, `{"action":"maybe"}`: 400, `{"action":"declined","extra":1}`: 400,
+		`{"action":"declined","note":"a\u0000b"}`:                                  400,
+		`{"action":"declined","allocation_id":"` + strings.Repeat("x", 257) + `"}`: 400,
+	} {
+		if code, resp, _ := c.send("POST", nhnFlag, "tok-portal", body); code != want || !json.Valid([]byte(resp)) {
+			t.Errorf("ack %.40s: %d %s, want %d", body, code, resp, want)
+		}
+	}
+	for _, id := range []string{"0123456789abcdef", "nope", "%27%20OR%201"} {
+		if code, _, _ := c.send("POST", "/api/v1/idle/"+id+"/ack", "tok-portal", `{"action":"declined"}`); code != 404 {
+			t.Errorf("ack of unknown flag %s: %d, want 404", id, code)
+		}
+	}
+	report := func() reports.Reallocation {
+		code, body := c.ready("/api/v1/reports/2026-10.json?provider=nhn", "tok-nipa")
+		var rep reports.Report
+		if code != 200 || json.Unmarshal([]byte(body), &rep) != nil {
+			t.Fatalf("report: %d %s", code, body)
+		}
+		return rep.Providers[0].IdleReallocation
+	}
+	if r := report(); r.Flags != 1 || r.FlaggedIdleGPUHours != 6 || r.Reallocated != 0 || r.MedianHoursToAck != nil {
+		t.Fatalf("report before the acknowledgement: %+v", r)
+	}
+	good := `{"action":"reallocated","allocation_id":"portal-A-17","note":"스타트업 배정\n2주"}`
+	for range 2 {
+		code, body, _ := c.send("POST", nhnFlag, "tok-portal", good)
+		var f Flag
+		if code != 200 || json.Unmarshal([]byte(body), &f) != nil || f.Status != gpumeter.FlagReallocated || f.AllocationID != "portal-A-17" ||
+			f.Note != "스타트업 배정\n2주" || f.AckedAt == "" {
+			t.Fatalf("ack: %d %s", code, body)
+		}
+	}
+	if n := storetest.Count(t, st, "SELECT count() FROM idle_acks"); n != 1 {
+		t.Fatalf("the same acknowledgement twice: %d rows", n)
+	}
+	if got := statuses(flags("/api/v1/idle", "tok-nhn")); got != "GPU-G2=reallocated" {
+		t.Fatalf("nhn sees: %s", got)
+	}
+	if got := statuses(flags("/api/v1/idle?status=open", "tok-portal")); got != "GPU-K1=open" {
+		t.Fatalf("open: %s", got)
+	}
+	if code, _, _ := c.do("GET", "/api/v1/idle?status=gone", "tok-portal"); code != 400 {
+		t.Fatalf("?status=gone: %d", code)
+	}
+	// The next report counts it (the month is rebuilt in the background).
+	deadline := time.Now().Add(30 * time.Second)
+	for r := report(); r.Reallocated != 1; r = report() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the report never counted the reallocation: %+v", r)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := report(); r.Flags != 1 || r.MedianHoursToAck == nil || *r.MedianHoursToAck <= 0 {
+		t.Fatalf("report after: %+v", r)
+	}
+	// An evaluation an hour later finds GPU-G2 no longer idle: closed wins.
+	tracked, err := store.TrackedFlags(context.Background(), st, store.FlagFilter{ID: flagID("GPU-G2")})
+	if err != nil || len(tracked) != 1 {
+		t.Fatal(tracked, err)
+	}
+	tracked[0].ClosedAt = smallEnd.Add(time.Hour)
+	if err := store.RecordIdleEvaluation(context.Background(), st, smallEnd.Add(time.Hour), tracked); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(flags("/api/v1/idle", "tok-portal")); got != "GPU-K1=open" {
+		t.Fatalf("after closing: %s", got)
+	}
+	closed := flags("/api/v1/idle?status=closed", "tok-nhn")
+	if statuses(closed) != "GPU-G2=closed" || closed[0].ClosedAt == "" || closed[0].AllocationID != "portal-A-17" {
+		t.Fatalf("closed: %+v", closed)
+	}
+	if got := flags("/api/v1/idle?status=closed", "tok-kakao"); len(got) != 0 {
+		t.Fatalf("kakao's closed flags: %+v", got)
 	}
 }
 
