@@ -9,7 +9,7 @@ GO ?= go
 # go-nvml's header marks functions gpumeter never calls as deprecated.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build libchdb clickhouse-server test fuzz bench demo render clean
+.PHONY: all build libchdb clickhouse-server chromium test fuzz bench demo render clean
 
 all: build
 
@@ -27,9 +27,14 @@ clickhouse-server:
 	@scripts/clickhouse-server.sh install
 	@scripts/zookeeper.sh install
 
+## chromium: install Debian's chromium and fonts-nanum (the dashboard's browser
+## test) where this user may
+chromium:
+	@scripts/chromium.sh
+
 ## test: the whole suite, on the embedded engine and a private clickhouse-server,
-## then every fuzz target for a few seconds
-test: libchdb clickhouse-server
+## the dashboard in a headless Chromium, then every fuzz target for a few seconds
+test: libchdb clickhouse-server chromium
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
 	scripts/fuzz.sh 3s

@@ -33,6 +33,7 @@ var texts = map[string][2]string{
 	string(gpumeter.UnallocatedActive):    {"미할당 사용", "Unallocated active"},
 	string(gpumeter.UnallocatedIdle):      {"미할당 유휴", "Unallocated idle"},
 	string(gpumeter.NoData):               {"데이터 없음", "No data"},
+	string(gpumeter.ProviderBorrowed):     {"차용 (정부 GPU의 사업자 과제)", "Borrowed (provider projects on government GPUs)"},
 	"utilization":                         {"사용률", "Utilization"},
 	"idle_pct":                            {"유휴율", "Idle share"},
 	"coverage":                            {"수집률", "Coverage"},
@@ -135,12 +136,16 @@ var definitions = [][4]string{
 		"Everything is computed in whole seconds and shown in GPU-hours rounded half up to 3 decimals."},
 }
 
-func (w *workbook) t(key string) string {
+func (w *workbook) t(key string) string { return Word(w.lang, key) }
+
+// Word is the workbook's word for key in lang (ko, or en), so that every
+// view of the figures names them alike; an unknown key is itself.
+func Word(lang, key string) string {
 	v, ok := texts[key]
 	if !ok {
 		return key
 	}
-	if w.lang == "en" {
+	if lang == "en" {
 		return v[1]
 	}
 	return v[0]

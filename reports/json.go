@@ -165,3 +165,24 @@ func timestamp(t int64) string {
 }
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+
+// Of is one class's GPU-hours.
+func (c Classes) Of(class gpumeter.Class) float64 {
+	switch class {
+	case gpumeter.PublicActive:
+		return c.PublicActive
+	case gpumeter.PublicIdle:
+		return c.PublicIdle
+	case gpumeter.ProviderActive:
+		return c.ProviderActive
+	case gpumeter.ProviderIdle:
+		return c.ProviderIdle
+	case gpumeter.UnallocatedActive:
+		return c.UnallocatedActive
+	case gpumeter.UnallocatedIdle:
+		return c.UnallocatedIdle
+	case gpumeter.NoData:
+		return c.NoData
+	}
+	return 0
+}

@@ -64,6 +64,18 @@ func (s *Service) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
+	for _, page := range dashPages {
+		path := "GET /" + page
+		if page == dashPages[0] {
+			path = "GET /{$}"
+		}
+		mux.HandleFunc(path, s.dashboard(page))
+	}
+	mux.HandleFunc("GET /static/dashboard.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Write(dashboardCSS)
+	})
 	metrics := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry})
 	mux.Handle("GET /metrics", s.with(nipaOnly, func(w http.ResponseWriter, r *http.Request, _ config.Principal) error {
 		metrics.ServeHTTP(w, r)
