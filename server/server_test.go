@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/aggregator"
@@ -402,6 +404,9 @@ func TestListenSafely(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Fatalf("timeouts: header %v, read %v, write %v, idle %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
 	ln := s.addr
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := hc.PostForm("https://"+ln+"/login", url.Values{"token": {"tok-nipa"}})
@@ -449,5 +454,37 @@ func TestMonthlyReportJob(t *testing.T) {
 				t.Error(err)
 			}
 		}
+	}
+}
+
+// Every request is logged with its principal's name, never its token.
+func TestRequestLog(t *testing.T) {
+	s, _ := smallService(t)
+	core, logs := observer.New(zap.InfoLevel)
+	s.Log = zap.New(core)
+	s.principals = newPrincipals([]config.Principal{{Name: "ops", Role: config.RoleNIPA, TokenSHA256: sum("s3cret-token-value")}})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	c := client{t: t, url: srv.URL, c: srv.Client()}
+	c.do("GET", "/api/v1/openapi.json", "s3cret-token-value")
+	c.do("GET", "/api/v1/openapi.json", "wrong-s3cret")
+	if resp, err := http.PostForm(srv.URL+"/login", url.Values{"token": {"s3cret-token-value"}}); err == nil {
+		resp.Body.Close()
+	}
+	var names []string
+	for _, e := range logs.All() {
+		line := e.Message
+		for k, v := range e.ContextMap() {
+			line += fmt.Sprintf(" %s=%v", k, v)
+		}
+		if strings.Contains(line, "s3cret") {
+			t.Errorf("a log line holds a token: %s", line)
+		}
+		if e.Message == "request" {
+			names = append(names, fmt.Sprint(e.ContextMap()["principal"]))
+		}
+	}
+	if strings.Join(names, ",") != "ops,-,ops" {
+		t.Errorf("principals logged: %v, want ops, - (the wrong token), ops (the login)", names)
 	}
 }
