@@ -105,11 +105,17 @@ func (s *Service) TrackIdle(ctx context.Context) error {
 }
 
 // IdleScan sends the portal the open flags it has not had yet, as of the
-// hourly evaluation.
+// hourly evaluation (made now if this hour's is not).
 func (s *Service) IdleScan(ctx context.Context) error {
 	if err := s.TrackIdle(ctx); err != nil {
 		return err
 	}
+	return s.sendOpenFlags(ctx)
+}
+
+// sendOpenFlags sends the portal the flags that are open and not yet
+// acknowledged, each once.
+func (s *Service) sendOpenFlags(ctx context.Context) error {
 	tracked, err := store.TrackedFlags(ctx, s.Store, store.FlagFilter{Open: true})
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ import (
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/store"
+	"github.com/nipa-gpu/gpumeter/webhook"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -486,5 +488,56 @@ func TestRequestLog(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "ops,-,ops" {
 		t.Errorf("principals logged: %v, want ops, - (the wrong token), ops (the login)", names)
+	}
+}
+
+// The idle scan sends the portal the recorded open flags it has not
+// acknowledged, each once, signed.
+func TestIdleScanSendsOpenFlags(t *testing.T) {
+	s, st := smallService(t)
+	var mu sync.Mutex
+	var got []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify("hook-secret", r.Header, body, time.Now()); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var d struct{ Flags []gpumeter.IdleFlag }
+		json.Unmarshal(body, &d)
+		mu.Lock()
+		for _, f := range d.Flags {
+			got = append(got, f.GPUUUID+" "+f.FlagID)
+		}
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	s.Config.Webhook.URL, s.Config.Webhook.Secret = hook.URL, "hook-secret"
+	ack := gpumeter.Ack{FlagID: flagID("GPU-K1"), Action: gpumeter.FlagDeclined, Principal: "portal", At: time.Now()}
+	if err := store.RecordAck(context.Background(), st, ack); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.sendOpenFlags(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := "GPU-G2 " + flagID("GPU-G2"); strings.Join(got, ",") != want {
+		t.Fatalf("sent %v, want only %s (K1 is acknowledged), once", got, want)
+	}
+}
+
+// The OpenAPI document describes every API path the service serves.
+func TestOpenAPIDescribesEveryPath(t *testing.T) {
+	var doc struct{ Paths map[string]map[string]any }
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for path, method := range map[string]string{"/healthz": "get", "/login": "post", "/logout": "post", "/metrics": "get",
+		"/api/v1/reports/{month}.json": "get", "/api/v1/reports/{month}.xlsx": "get", "/api/v1/limits": "get",
+		"/api/v1/idle": "get", "/api/v1/idle/{flag_id}/ack": "post", "/api/v1/openapi.json": "get"} {
+		if doc.Paths[path][method] == nil {
+			t.Errorf("openapi.json lacks %s %s", method, path)
+		}
 	}
 }
