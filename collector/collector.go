@@ -20,6 +20,8 @@ type Collector struct {
 	Interval    time.Duration
 	Timeout     time.Duration
 	Concurrency int
+	Limits      Limits
+	Shard       Shard
 	Writer      *Writer
 	Metrics     *Metrics
 	Log         *zap.Logger
@@ -86,16 +88,29 @@ func (c *Collector) Once(ctx context.Context) error {
 	return nil
 }
 
-func (c *Collector) sources() []Source {
-	urls, err := c.Targets.Current()
+// ownedSource is a source with the provider it is listed for ("" none).
+type ownedSource struct {
+	Source
+	owner string
+}
+
+// sources are this collector's share of the targets (Shard), and the
+// sources beside them, which belong to Targets.Provider.
+func (c *Collector) sources() []ownedSource {
+	targets, err := c.Targets.Current()
 	if err != nil {
 		c.Log.Warn("targets", zap.Error(err))
 	}
-	out := make([]Source, 0, len(urls)+len(c.Sources))
-	for _, u := range urls {
-		out = append(out, HTTPTarget{URL: u, Client: c.Client})
+	out := make([]ownedSource, 0, len(targets)+len(c.Sources))
+	for _, t := range targets {
+		if c.Shard.Has(t.URL) {
+			out = append(out, ownedSource{HTTPTarget{URL: t.URL, Client: c.Client, Limits: c.Limits}, t.Provider})
+		}
 	}
-	return append(out, c.Sources...)
+	for _, src := range c.Sources {
+		out = append(out, ownedSource{src, c.Targets.Provider})
+	}
+	return out
 }
 
 func (c *Collector) claim(name string) bool {
@@ -116,7 +131,7 @@ func (c *Collector) release(name string) {
 
 // scrape reads one source; a sample's ts is the scheduled scrape time, so all
 // targets of one round share it.
-func (c *Collector) scrape(ctx context.Context, src Source, ts time.Time) {
+func (c *Collector) scrape(ctx context.Context, src ownedSource, ts time.Time) {
 	sctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -132,5 +147,5 @@ func (c *Collector) scrape(ctx context.Context, src Source, ts time.Time) {
 	}
 	c.Metrics.TargetUp.WithLabelValues(src.Name()).Set(1)
 	c.Metrics.SamplesParsed.Add(float64(len(samples)))
-	c.Writer.Add(samples)
+	c.Writer.Add(src.owner, samples)
 }

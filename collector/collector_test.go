@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -37,9 +38,12 @@ func serve(t *testing.T, h http.HandlerFunc) string {
 	return srv.URL + "/metrics"
 }
 
-func newCollector(t *testing.T, st store.Inserter, targets []string, spoolDir string) (*Collector, *Metrics) {
+func newCollector(t *testing.T, sink Sink, targets []string, spoolDir string) (*Collector, *Metrics) {
 	m := NewMetrics(prometheus.NewRegistry())
 	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
+	if s, ok := sink.(*StoreSink); ok {
+		s.Metrics, s.Log = m, log
+	}
 	sp, err := OpenSpool(spoolDir, 64<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +51,14 @@ func newCollector(t *testing.T, st store.Inserter, targets []string, spoolDir st
 	return &Collector{
 		Targets: &Targets{Static: targets}, Interval: time.Second, Timeout: 500 * time.Millisecond,
 		Concurrency: 4, Metrics: m, Log: log,
-		Writer: &Writer{Store: st, Spool: sp, Metrics: m, Log: log, BatchRows: 1000,
+		Writer: &Writer{Sink: sink, Spool: sp, Metrics: m, Log: log, BatchRows: 1000,
 			FlushInterval: 200 * time.Millisecond, RetryMin: 200 * time.Millisecond, RetryMax: time.Second},
 	}, m
+}
+
+// storeSink writes into st, opened already.
+func storeSink(st store.Store) *StoreSink {
+	return &StoreSink{Open: func(context.Context) (store.Store, error) { return st, nil }}
 }
 
 func countSamples(t *testing.T, st store.Store, where string) (final, raw int) {
@@ -84,7 +93,7 @@ func TestCollectorWithBadTargets(t *testing.T) {
 		serve(t, func(w http.ResponseWriter, r *http.Request) { fails.Add(1) }), // 200 with an empty body
 		"http://127.0.0.1:1/metrics", // refused
 	}
-	c, m := newCollector(t, st, targets, t.TempDir())
+	c, m := newCollector(t, storeSink(st), targets, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 4500*time.Millisecond)
 	defer cancel()
 	if err := c.Run(ctx); err != nil {
@@ -128,7 +137,7 @@ func TestOutageLosesAndDuplicatesNothing(t *testing.T) {
 	good := payload(t, "mixed-node")
 	target := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write(good) })
 	spoolDir := t.TempDir()
-	c, m := newCollector(t, st, []string{target}, spoolDir)
+	c, m := newCollector(t, storeSink(st), []string{target}, spoolDir)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- c.Run(ctx) }()
@@ -176,11 +185,11 @@ func TestSpoolOrderLimitAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := func(gpu string, n int) []gpumeter.Sample {
-		out := make([]gpumeter.Sample, n)
+	batch := func(gpu string, n int) []Owned {
+		out := make([]Owned, n)
 		for i := range out {
 			u := float64(i % 100)
-			out[i] = gpumeter.Sample{TS: scrapeTime.Add(time.Duration(i) * time.Second), GPUUUID: gpu, GPUUtil: &u}
+			out[i] = Owned{Sample: gpumeter.Sample{TS: scrapeTime.Add(time.Duration(i) * time.Second), GPUUUID: gpu, GPUUtil: &u}, Owner: "nhn"}
 		}
 		return out
 	}
@@ -195,7 +204,7 @@ func TestSpoolOrderLimitAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, ok, err := sp.Oldest()
-	if err != nil || !ok || len(got) != 10 || got[0].GPUUUID != "a" || *got[9].GPUUtil != 9 || !got[0].TS.Equal(scrapeTime) {
+	if err != nil || !ok || len(got) != 10 || got[0].GPUUUID != "a" || *got[9].GPUUtil != 9 || !got[0].TS.Equal(scrapeTime) || got[0].Owner != "nhn" {
 		t.Fatalf("oldest: %v %v %+v", ok, err, got[:1])
 	}
 	sp.DropOldest()
@@ -221,22 +230,67 @@ func TestSpoolOrderLimitAndRestart(t *testing.T) {
 
 func TestTargetsFileIsReread(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "targets")
-	os.WriteFile(path, []byte("# nodes\nhttp://a:9400/metrics\n\nhttp://b:9400/metrics # rack 2\n"), 0o644)
-	tg := &Targets{Static: []string{"http://a:9400/metrics"}, File: path}
+	list := func(ts []Target) string {
+		var out []string
+		for _, tg := range ts {
+			out = append(out, tg.URL+"="+tg.Provider)
+		}
+		return strings.Join(out, " ")
+	}
+	os.WriteFile(path, []byte("# nodes\nhttp://a:9400/metrics\n\nhttp://b:9400/metrics kakao # rack 2\n"), 0o644)
+	tg := &Targets{Static: []string{"http://a:9400/metrics"}, Provider: "nhn", File: path, Providers: []string{"kakao", "nhn"}}
 	got, err := tg.Current()
-	if err != nil || strings.Join(got, " ") != "http://a:9400/metrics http://b:9400/metrics" {
+	if err != nil || list(got) != "http://a:9400/metrics=nhn http://b:9400/metrics=kakao" {
 		t.Fatalf("%v %v", got, err)
 	}
 	os.WriteFile(path, []byte("http://c:9400/metrics\n"), 0o644)
 	os.Chtimes(path, time.Now().Add(time.Second), time.Now().Add(time.Second))
-	if got, _ = tg.Current(); strings.Join(got, " ") != "http://a:9400/metrics http://c:9400/metrics" {
+	if got, _ = tg.Current(); list(got) != "http://a:9400/metrics=nhn http://c:9400/metrics=nhn" {
 		t.Fatalf("after change: %v", got)
 	}
-	os.WriteFile(path, []byte("c:9400\n"), 0o644)
-	os.Chtimes(path, time.Now().Add(2*time.Second), time.Now().Add(2*time.Second))
-	got, err = tg.Current()
-	if err == nil || !strings.Contains(err.Error(), `targets:1: "c:9400" is not an http(s) URL`) ||
-		strings.Join(got, " ") != "http://a:9400/metrics http://c:9400/metrics" {
-		t.Fatalf("bad file: %v %v", got, err)
+	for i, bad := range map[string]string{"c:9400\n": `targets:1: "c:9400" is not an http(s) URL`,
+		"http://d/metrics sk\n": `targets:1: provider "sk" is not configured`, "http://d/metrics a b\n": `targets:1: want URL [provider], got 3 fields`} {
+		os.WriteFile(path, []byte(i), 0o644)
+		os.Chtimes(path, time.Now().Add(2*time.Second), time.Now().Add(2*time.Second))
+		got, err = tg.Current()
+		if err == nil || !strings.Contains(err.Error(), bad) || list(got) != "http://a:9400/metrics=nhn http://c:9400/metrics=nhn" {
+			t.Fatalf("bad file %q: %v %v", i, got, err)
+		}
+	}
+}
+
+// N collectors with --shard I/N cover every target once.
+func TestShardsSplitTargets(t *testing.T) {
+	const n = 3
+	shards := make([]Shard, n)
+	for i := range shards {
+		var err error
+		if shards[i], err = ParseShard(fmt.Sprintf("%d/%d", i, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := make([]int, n)
+	for k := range 1642 {
+		url := fmt.Sprintf("http://node-%04d:9400/metrics", k)
+		owners := 0
+		for i, sh := range shards {
+			if sh.Has(url) {
+				owners++
+				counts[i]++
+			}
+		}
+		if owners != 1 {
+			t.Fatalf("%s is in %d shards", url, owners)
+		}
+	}
+	for i, c := range counts {
+		if c < 1642/n*8/10 {
+			t.Errorf("shard %d/%d has %d of 1642 targets", i, n, c)
+		}
+	}
+	for _, bad := range []string{"3/3", "-1/3", "1/0", "1", "a/b", "1/3x"} {
+		if _, err := ParseShard(bad); err == nil {
+			t.Errorf("shard %q accepted", bad)
+		}
 	}
 }

@@ -9,13 +9,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
 
 	"github.com/nipa-gpu/gpumeter"
 )
@@ -36,9 +34,18 @@ const (
 
 var fieldNames = [nFields]string{"gpu_util", "gr_engine_active", "sm_active", "fb_used_mib", "fb_free_mib", "power_w", "energy_mj"}
 
-// dcgmFields maps exporter metric names, upper-case (default) or lower-case
-// (`-o` mode), to sample fields.
-var dcgmFields = map[string]field{}
+// dcgmFields maps exporter metric names to sample fields: dcgm-exporter's
+// DCGM_FI_* names, their lower-case forms (`-o` mode), and the names of its
+// 1.x-compatibility counters (etc/1.x-compatibility-metrics.csv).
+var dcgmFields = map[string]field{
+	"dcgm_gpu_utilization":          fGPUUtil,
+	"dcgm_fi_prof_gr_engine_active": fGrEngineActive,
+	"dcgm_fi_prof_sm_active":        fSMActive,
+	"dcgm_fb_used":                  fFBUsed,
+	"dcgm_fb_free":                  fFBFree,
+	"dcgm_power_usage":              fPower,
+	"dcgm_total_energy_consumption": fEnergy,
+}
 
 func init() {
 	for name, f := range map[string]field{
@@ -99,174 +106,59 @@ var ErrNoDCGM = errors.New("no DCGM metrics in the response")
 
 var errEmpty = errors.New("empty response")
 
-// gpuAcc gathers one GPU's series.
-type gpuAcc struct {
-	uuid, hostname string
-	// values per field per MIG instance ("" for the whole GPU): time-sliced
-	// copies of one device value land on the same key and are taken once.
-	values [nFields]map[string]float64
-	// (namespace, pod) pairs seen on the GPU's series.
-	pods map[[2]string]bool
-}
-
-// ParseDCGM reads one dcgm-exporter scrape and returns one sample per GPU,
-// stamped ts. Blank sentinels and out-of-range values become missing values,
-// counted in stats; several pods on one GPU (time-slicing) carry copies of
-// the same device value, which are taken once; MIG instances make a GPU
-// busy when any instance is, their memory adds up, and power and energy,
-// repeated per instance, are taken once.
-func ParseDCGM(r io.Reader, ts time.Time) ([]gpumeter.Sample, ParseStats, error) {
-	var stats ParseStats
+// ParseDCGM reads one dcgm-exporter scrape with the Prometheus scraper's own
+// lexer (model/textparse) and returns one sample per GPU, stamped ts. The
+// rules are gpuSet's; a scrape of more series than limits allow fails whole.
+func ParseDCGM(r io.Reader, ts time.Time, limits Limits) ([]gpumeter.Sample, ParseStats, error) {
+	set := newGPUSet(limits)
 	body, err := io.ReadAll(r)
 	if err != nil {
-		return nil, stats, err
+		return nil, set.stats, err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, stats, errEmpty
+		return nil, set.stats, errEmpty
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		return nil, stats, fmt.Errorf("parse: %w", err)
-	}
-	gpus := map[string]*gpuAcc{}
-	seen := false
-	for name, fam := range families {
-		f, ok := dcgmFields[name]
+	p := textparse.NewPromParser(body, labels.NewSymbolTable(), false)
+	var lbls labels.Labels
+	second := ts.Unix()
+	for series := 0; ; {
+		entry, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, set.stats, fmt.Errorf("parse: %w", err)
+		}
+		if entry != textparse.EntrySeries {
+			continue
+		}
+		if series++; limits.MaxSeries > 0 && series > limits.MaxSeries {
+			return nil, set.stats, &ScrapeError{Outcome: "too_many_series",
+				Err: fmt.Errorf("more than %d series in one scrape: too many", limits.MaxSeries)}
+		}
+		raw, _, v := p.Series()
+		name, quoted := metricName(raw)
+		if quoted {
+			p.Labels(&lbls)
+			name = []byte(lbls.Get(labels.MetricName))
+		}
+		f, ok := dcgmFields[string(name)]
 		if !ok {
 			continue
 		}
-		seen = true
-		for _, m := range fam.GetMetric() {
-			stats.Series++
-			labels := labelMap(m)
-			uuid := first(labels, "UUID", "uuid")
-			if uuid == "" {
-				stats.invalid(fieldNames[f], ReasonNoUUID)
-				continue
-			}
-			g := gpus[uuid]
-			if g == nil {
-				g = &gpuAcc{uuid: uuid, pods: map[[2]string]bool{}}
-				gpus[uuid] = g
-			}
-			if g.hostname == "" {
-				g.hostname = first(labels, "Hostname", "hostname")
-			}
-			ns, pod := first(labels, "namespace", "pod_namespace"), first(labels, "pod", "pod_name")
-			if ns != "" || pod != "" {
-				g.pods[[2]string{ns, pod}] = true
-			}
-			v, ok := value(m)
-			if !ok {
-				continue
-			}
-			switch {
-			case isBlank(v):
-				stats.invalid(fieldNames[f], ReasonBlank)
-				continue
-			case v < 0 || v > fieldMax[f]:
-				stats.invalid(fieldNames[f], ReasonOutOfRange)
-				continue
-			}
-			if g.values[f] == nil {
-				g.values[f] = map[string]float64{}
-			}
-			instance := labels["GPU_I_ID"]
-			if prev, dup := g.values[f][instance]; dup {
-				stats.Copies++
-				v = math.Max(prev, v)
-			}
-			g.values[f][instance] = v
+		if !quoted {
+			p.Labels(&lbls)
 		}
+		set.add(f, lbls.Get, v, second)
 	}
-	if !seen {
-		return nil, stats, ErrNoDCGM
-	}
-	out := make([]gpumeter.Sample, 0, len(gpus))
-	for _, g := range gpus {
-		out = append(out, g.sample(ts))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].GPUUUID < out[j].GPUUUID })
-	return out, stats, nil
+	return set.samples()
 }
 
-func (g *gpuAcc) sample(ts time.Time) gpumeter.Sample {
-	s := gpumeter.Sample{TS: ts.Truncate(time.Second).UTC(), GPUUUID: g.uuid, Hostname: g.hostname}
-	s.GPUUtil = combine(g.values[fGPUUtil], math.Max)
-	s.GrEngineActive = combine(g.values[fGrEngineActive], math.Max)
-	s.SMActive = combine(g.values[fSMActive], math.Max)
-	s.PowerW = combine(g.values[fPower], math.Max)
-	s.FBUsedMiB = toUint(combine(g.values[fFBUsed], sum))
-	s.FBFreeMiB = toUint(combine(g.values[fFBFree], sum))
-	s.EnergyMJ = toUint(combine(g.values[fEnergy], math.Max))
-	if len(g.pods) > 0 {
-		// Time-slicing shares a GPU among pods; the sample names the first
-		// in order, so the choice is the same on every scrape.
-		pods := make([][2]string, 0, len(g.pods))
-		for p := range g.pods {
-			pods = append(pods, p)
-		}
-		sort.Slice(pods, func(i, j int) bool {
-			return pods[i][0] < pods[j][0] || pods[i][0] == pods[j][0] && pods[i][1] < pods[j][1]
-		})
-		s.Namespace, s.Pod = pods[0][0], pods[0][1]
+// metricName is the name at the head of a series' text; quoted says the
+// name is inside the braces (UTF-8 names), to be read from the labels.
+func metricName(series []byte) (name []byte, quoted bool) {
+	if i := bytes.IndexByte(series, '{'); i >= 0 {
+		return series[:i], i == 0
 	}
-	return s
-}
-
-func sum(a, b float64) float64 { return a + b }
-
-// combine folds the per-instance values of one field; nil when none is valid.
-func combine(values map[string]float64, fold func(a, b float64) float64) *float64 {
-	if len(values) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // a fixed order keeps float sums identical run to run
-	acc := values[keys[0]]
-	for _, k := range keys[1:] {
-		acc = fold(acc, values[k])
-	}
-	return &acc
-}
-
-func toUint(p *float64) *uint64 {
-	if p == nil {
-		return nil
-	}
-	v := uint64(math.Round(*p))
-	return &v
-}
-
-func labelMap(m *dto.Metric) map[string]string {
-	out := make(map[string]string, len(m.GetLabel()))
-	for _, l := range m.GetLabel() {
-		out[l.GetName()] = l.GetValue()
-	}
-	return out
-}
-
-func first(labels map[string]string, names ...string) string {
-	for _, n := range names {
-		if v := labels[n]; v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func value(m *dto.Metric) (float64, bool) {
-	switch {
-	case m.Gauge != nil:
-		return m.Gauge.GetValue(), true
-	case m.Counter != nil:
-		return m.Counter.GetValue(), true
-	case m.Untyped != nil:
-		return m.Untyped.GetValue(), true
-	}
-	return 0, false
+	return series, false
 }

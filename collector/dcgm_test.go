@@ -2,7 +2,10 @@ package collector
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -19,7 +22,7 @@ func parseFile(t *testing.T, name string) ([]gpumeter.Sample, ParseStats, error)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ParseDCGM(bytes.NewReader(data), scrapeTime.Add(700*time.Millisecond))
+	return ParseDCGM(bytes.NewReader(data), scrapeTime.Add(700*time.Millisecond), DefaultLimits)
 }
 
 func jsonLines(t *testing.T, samples []gpumeter.Sample) string {
@@ -120,7 +123,7 @@ func TestParseRejectsWholeScrape(t *testing.T) {
 		"garbage": "<html>502</html>\n{not prometheus\n",
 		"no dcgm": "# TYPE node_load1 gauge\nnode_load1 0.5\n",
 	} {
-		if samples, _, err := ParseDCGM(strings.NewReader(body), scrapeTime); err == nil || samples != nil {
+		if samples, _, err := ParseDCGM(strings.NewReader(body), scrapeTime, DefaultLimits); err == nil || samples != nil {
 			t.Errorf("%s: got %d samples, err %v", name, len(samples), err)
 		}
 	}
@@ -132,5 +135,63 @@ func TestEnergyDeltaTreatsDecreaseAsReset(t *testing.T) {
 	}
 	if d := gpumeter.EnergyDelta(987654321, 1200); d != 1200 {
 		t.Fatal(d)
+	}
+}
+
+// dcgm-exporter's 1.x-compatibility counters (-o mode with
+// etc/1.x-compatibility-metrics.csv) are read like the DCGM_FI_* names.
+func TestParseCompat1x(t *testing.T) {
+	samples, stats, err := parseFile(t, "compat-1x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"ts":"2026-10-01T00:00:00Z","gpu_uuid":"GPU-1c2d3e4f-0000-1111-2222-333344445555","hostname":"","gpu_util":0,"gr_engine_active":0,"sm_active":0,"fb_used_mib":0,"fb_free_mib":143771,"power_w":71.5,"energy_mj":1200000000,"namespace":"","pod":""}
+{"ts":"2026-10-01T00:00:00Z","gpu_uuid":"GPU-8f640a3c-7e9a-608d-02a3-f4372d72b323","hostname":"","gpu_util":97,"gr_engine_active":0.934,"sm_active":0.811,"fb_used_mib":103648,"fb_free_mib":40123,"power_w":612.737,"energy_mj":7824041,"namespace":"","pod":""}
+`
+	if got := jsonLines(t, samples); got != want {
+		t.Errorf("samples:\n%s\nwant:\n%s", got, want)
+	}
+	if stats.Series != 2*7 {
+		t.Errorf("series %d, want 14 (the clocks, temperatures and XIDs are not read)", stats.Series)
+	}
+}
+
+// A label longer than the limit refuses its series; more series than the
+// limit fail the scrape; the limits come from the collector's configuration.
+func TestParseLimits(t *testing.T) {
+	long := strings.Repeat("x", 257)
+	body := `DCGM_FI_DEV_GPU_UTIL{UUID="GPU-a",Hostname="h"} 50
+DCGM_FI_DEV_GPU_UTIL{UUID="GPU-` + long + `",Hostname="h"} 50
+DCGM_FI_DEV_POWER_USAGE{UUID="GPU-a",Hostname="h",pod="` + long + `"} 300
+`
+	samples, stats, err := ParseDCGM(strings.NewReader(body), scrapeTime, DefaultLimits)
+	if err != nil || len(samples) != 1 || samples[0].GPUUUID != "GPU-a" || samples[0].PowerW != nil {
+		t.Fatalf("%+v %v", samples, err)
+	}
+	if !equalInvalid(stats.Invalid, map[string]map[string]int{"gpu_util": {ReasonLabelTooLong: 1}, "power_w": {ReasonLabelTooLong: 1}}) {
+		t.Fatalf("invalid %v", stats.Invalid)
+	}
+	var many strings.Builder
+	for i := range 11 {
+		fmt.Fprintf(&many, "node_cpu_seconds_total{cpu=\"%d\"} 1\n", i)
+	}
+	many.WriteString(`DCGM_FI_DEV_GPU_UTIL{UUID="GPU-a"} 50` + "\n")
+	_, _, err = ParseDCGM(strings.NewReader(many.String()), scrapeTime, Limits{MaxLabelBytes: 256, MaxSeries: 10})
+	if Outcome(err) != "too_many_series" || !strings.Contains(err.Error(), "more than 10 series") {
+		t.Fatalf("11 series with a limit of 10: %v", err)
+	}
+}
+
+// A body over the limit fails the scrape as too large, whole.
+func TestScrapeTooLarge(t *testing.T) {
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		line := []byte(`DCGM_FI_DEV_GPU_UTIL{UUID="GPU-a"} 50` + "\n")
+		for n := 0; n <= maxBody; n += len(line) {
+			w.Write(line)
+		}
+	})
+	samples, _, err := HTTPTarget{URL: url, Limits: DefaultLimits}.Scrape(context.Background(), scrapeTime)
+	if Outcome(err) != "too_large" || !strings.Contains(err.Error(), "too large") || samples != nil {
+		t.Fatalf("%d samples, %v", len(samples), err)
 	}
 }

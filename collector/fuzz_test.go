@@ -23,7 +23,7 @@ func FuzzParseDCGM(f *testing.F) {
 	f.Add([]byte("DCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-1\"} 9223372036854775794\n"))
 	ts := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		samples, _, err := ParseDCGM(bytes.NewReader(data), ts)
+		samples, _, err := ParseDCGM(bytes.NewReader(data), ts, DefaultLimits)
 		if err != nil {
 			return
 		}

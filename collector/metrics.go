@@ -20,13 +20,15 @@ type Metrics struct {
 	SpoolOldestAge prometheus.Gauge
 	SpoolDropped   prometheus.Counter
 	Lag            prometheus.Gauge
+	Refused        *prometheus.CounterVec // provider, reason: samples of another provider's GPU, never stored
+	Dropped        prometheus.Counter     // samples a remote-write endpoint refused for good (4xx)
 }
 
 // NewMetrics registers the collector's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Scrapes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gpumeter_scrapes_total",
-			Help: "Scrapes by target and outcome (ok, timeout, refused, http_5xx, http_4xx, empty, parse_error, no_dcgm, error)."},
+			Help: "Scrapes by target and outcome (ok, timeout, refused, http_5xx, http_4xx, empty, too_large, too_many_series, parse_error, no_dcgm, error)."},
 			[]string{"target", "outcome"}),
 		ScrapeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gpumeter_scrape_duration_seconds",
 			Help: "Scrape duration by outcome.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"outcome"}),
@@ -56,7 +58,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gpumeter_write_lag_seconds",
 			Help: "Age of the newest sample at the time it was written."}),
 	}
-	reg.MustRegister(m.Scrapes, m.ScrapeDuration, m.TargetUp, m.Overlaps, m.SamplesParsed, m.SamplesWritten,
+	m.Refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gpumeter_refused_samples_total",
+		Help: "Samples of targets listed for a provider whose GPU was not in that provider's inventory at the time (foreign_gpu, unknown_gpu): never stored."},
+		[]string{"provider", "reason"})
+	m.Dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "gpumeter_remote_write_dropped_samples_total",
+		Help: "Samples the remote-write endpoint refused with a 4xx: logged and not retried."})
+	reg.MustRegister(m.Refused, m.Dropped, m.Scrapes, m.ScrapeDuration, m.TargetUp, m.Overlaps, m.SamplesParsed, m.SamplesWritten,
 		m.InvalidValues, m.TimeSliced, m.WriteErrors, m.WriteRetries, m.SpoolBytes, m.SpoolOldestAge, m.SpoolDropped, m.Lag)
 	return m
 }

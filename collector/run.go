@@ -16,18 +16,29 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nipa-gpu/gpumeter/config"
-	"github.com/nipa-gpu/gpumeter/store"
 )
 
-// Run collects as configured into st until ctx ends (one round with once),
-// registering its metrics with reg; with reg nil it makes its own and
-// serves it at collector.listen.
-func Run(ctx context.Context, cc config.Collector, st store.Inserter, log *zap.Logger, once bool, reg *prometheus.Registry) error {
+// Options are what a collector run needs beside its configuration.
+type Options struct {
+	Sink      Sink     // where samples go: a StoreSink, or RemoteWrite
+	Providers []string // the providers a targets-file line may name
+	Shard     Shard    // this collector's part of the targets
+	Once      bool     // one round, then stop
+	// Registry takes the metrics; nil makes one, served at collector.listen.
+	Registry *prometheus.Registry
+}
+
+// Run collects as configured into o.Sink until ctx ends.
+func Run(ctx context.Context, cc config.Collector, o Options, log *zap.Logger) error {
+	reg := o.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	metrics := NewMetrics(reg)
+	if s, ok := o.Sink.(*StoreSink); ok && s.Metrics == nil {
+		s.Metrics, s.Log = metrics, log
+	}
 	spool, err := OpenSpool(cc.SpoolDir, cc.SpoolMaxBytes)
 	if err != nil {
 		return err
@@ -42,18 +53,20 @@ func Run(ctx context.Context, cc config.Collector, st store.Inserter, log *zap.L
 		}
 	}
 	c := &Collector{
-		Targets:     &Targets{Static: cc.Targets, File: cc.TargetsFile},
+		Targets:     &Targets{Static: cc.Targets, Provider: cc.Provider, File: cc.TargetsFile, Providers: o.Providers},
 		Sources:     sources,
 		Client:      &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 2 * cc.ScrapeInterval.Duration}},
 		Interval:    cc.ScrapeInterval.Duration,
-		Timeout:     cc.ScrapeTimeout.Duration,
+		Timeout:     cc.Timeout(),
 		Concurrency: cc.Concurrency,
+		Limits:      Limits{MaxLabelBytes: DefaultLimits.MaxLabelBytes, MaxSeries: cc.MaxSeriesPerScrape},
+		Shard:       o.Shard,
 		Metrics:     metrics,
 		Log:         log,
-		Writer: &Writer{Store: st, Spool: spool, Metrics: metrics, Log: log,
+		Writer: &Writer{Sink: o.Sink, Spool: spool, Metrics: metrics, Log: log,
 			BatchRows: cc.BatchRows, FlushInterval: cc.FlushInterval.Duration},
 	}
-	if cc.Listen != "" && !once {
+	if cc.Listen != "" && !o.Once {
 		ln, err := net.Listen("tcp", cc.Listen)
 		if err != nil {
 			return fmt.Errorf("collector.listen %s: %w", cc.Listen, err)
@@ -65,10 +78,11 @@ func Run(ctx context.Context, cc config.Collector, st store.Inserter, log *zap.L
 		defer srv.Close()
 		log.Info("self-metrics", zap.String("url", "http://"+ln.Addr().String()+"/metrics"))
 	}
-	if once {
+	if o.Once {
 		return c.Once(ctx)
 	}
-	log.Info("collecting", zap.Duration("interval", c.Interval), zap.Int("concurrency", c.Concurrency), zap.Stringer("writer", c.Writer))
+	log.Info("collecting", zap.Duration("interval", c.Interval), zap.Int("concurrency", c.Concurrency),
+		zap.String("shard", fmt.Sprintf("%d/%d", o.Shard.I, max(o.Shard.N, 1))), zap.Stringer("writer", c.Writer))
 	return c.Run(ctx)
 }
 
@@ -84,7 +98,7 @@ func Print(ctx context.Context, cc config.Collector, targets []string, useNVML b
 	}
 	var sources []Source
 	for _, u := range targets {
-		sources = append(sources, HTTPTarget{URL: u})
+		sources = append(sources, HTTPTarget{URL: u, Limits: Limits{MaxLabelBytes: DefaultLimits.MaxLabelBytes, MaxSeries: cc.MaxSeriesPerScrape}})
 	}
 	if useNVML || cc.NVML {
 		n, err := OpenNVML()
@@ -100,7 +114,7 @@ func Print(ctx context.Context, cc config.Collector, targets []string, useNVML b
 	ts := time.Now()
 	var failed error
 	for _, src := range sources {
-		ctx, cancel := context.WithTimeout(ctx, cc.ScrapeTimeout.Duration)
+		ctx, cancel := context.WithTimeout(ctx, cc.Timeout())
 		samples, _, err := src.Scrape(ctx, ts)
 		cancel()
 		if err != nil {

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ const maxBody = 32 << 20
 type HTTPTarget struct {
 	URL    string
 	Client *http.Client
+	Limits Limits
 }
 
 func (t HTTPTarget) Name() string { return t.URL }
@@ -54,7 +56,14 @@ func (t HTTPTarget) Scrape(ctx context.Context, ts time.Time) ([]gpumeter.Sample
 		}
 		return nil, ParseStats{}, &ScrapeError{Outcome: outcome, Err: fmt.Errorf("HTTP %s", resp.Status)}
 	}
-	samples, stats, err := ParseDCGM(io.LimitReader(resp.Body, maxBody), ts)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, ParseStats{}, classify(err)
+	}
+	if len(body) > maxBody {
+		return nil, ParseStats{}, &ScrapeError{Outcome: "too_large", Err: fmt.Errorf("response larger than %d MiB: too large", maxBody>>20)}
+	}
+	samples, stats, err := ParseDCGM(bytes.NewReader(body), ts, t.Limits)
 	if err != nil {
 		var se *ScrapeError
 		switch {

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/nipa-gpu/gpumeter"
 )
 
 // Spool keeps batches on disk, in order, while the store is unreachable. Each
@@ -76,7 +74,7 @@ func OpenSpool(dir string, maxBytes int64) (*Spool, error) {
 }
 
 // Put appends a batch; it returns the samples dropped to make room.
-func (s *Spool) Put(batch []gpumeter.Sample) (dropped int, err error) {
+func (s *Spool) Put(batch []Owned) (dropped int, err error) {
 	if len(batch) == 0 {
 		return 0, nil
 	}
@@ -104,7 +102,7 @@ func (s *Spool) Put(batch []gpumeter.Sample) (dropped int, err error) {
 	return dropped, nil
 }
 
-func writeSegment(path string, batch []gpumeter.Sample) (int64, error) {
+func writeSegment(path string, batch []Owned) (int64, error) {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -142,7 +140,7 @@ func writeSegment(path string, batch []gpumeter.Sample) (int64, error) {
 }
 
 // Oldest returns the first segment's samples without removing them.
-func (s *Spool) Oldest() ([]gpumeter.Sample, bool, error) {
+func (s *Spool) Oldest() ([]Owned, bool, error) {
 	s.mu.Lock()
 	if len(s.segs) == 0 {
 		s.mu.Unlock()
@@ -160,9 +158,9 @@ func (s *Spool) Oldest() ([]gpumeter.Sample, bool, error) {
 		return nil, true, fmt.Errorf("spool %s: %w", path, err)
 	}
 	dec := json.NewDecoder(zr)
-	var out []gpumeter.Sample
+	var out []Owned
 	for dec.More() {
-		var x gpumeter.Sample
+		var x Owned
 		if err := dec.Decode(&x); err != nil {
 			return nil, true, fmt.Errorf("spool %s: %w", path, err)
 		}

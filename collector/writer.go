@@ -2,22 +2,22 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/nipa-gpu/gpumeter"
-	"github.com/nipa-gpu/gpumeter/store"
 )
 
-// Writer batches samples by size or time and inserts them. While the store
-// fails, batches go to the spool, in order, and are replayed oldest first once
-// it answers again. Samples are keyed by (gpu_uuid, ts) in a replacing table,
+// Writer batches samples by size or time and hands them to its sink. While
+// the sink fails, batches go to the spool, in order, and are replayed oldest
+// first once it answers again. Samples are keyed by (gpu_uuid, ts) in a replacing table,
 // so a batch replayed after an insert whose success went unreported counts
 // once.
 type Writer struct {
-	Store         store.Inserter
+	Sink          Sink
 	Spool         *Spool
 	Metrics       *Metrics
 	Log           *zap.Logger
@@ -27,7 +27,7 @@ type Writer struct {
 	RetryMin      time.Duration
 	RetryMax      time.Duration
 
-	in   chan []gpumeter.Sample
+	in   chan []Owned
 	done chan struct{}
 }
 
@@ -40,18 +40,26 @@ func (w *Writer) Start() {
 		w.RetryMin = time.Second
 	}
 	if w.RetryMax == 0 {
-		w.RetryMax = 30 * time.Second
+		// Trying costs one connection attempt: a store that is back is
+		// written to within two seconds.
+		w.RetryMax = 2 * time.Second
 	}
-	w.in = make(chan []gpumeter.Sample, 64)
+	w.in = make(chan []Owned, 64)
 	w.done = make(chan struct{})
 	go w.run()
 }
 
-// Add queues one scrape's samples.
-func (w *Writer) Add(samples []gpumeter.Sample) {
-	if len(samples) > 0 {
-		w.in <- samples
+// Add queues one scrape's samples; owner is the provider the target is
+// listed for ("" for none).
+func (w *Writer) Add(owner string, samples []gpumeter.Sample) {
+	if len(samples) == 0 {
+		return
 	}
+	batch := make([]Owned, len(samples))
+	for i, s := range samples {
+		batch[i] = Owned{Sample: s, Owner: owner}
+	}
+	w.in <- batch
 }
 
 // Close writes what is pending (to the store, or else the spool) and stops.
@@ -62,7 +70,7 @@ func (w *Writer) Close() {
 
 func (w *Writer) run() {
 	defer close(w.done)
-	var buf []gpumeter.Sample
+	var buf []Owned
 	flushTick := time.NewTicker(w.FlushInterval)
 	defer flushTick.Stop()
 	backoff := w.RetryMin
@@ -148,7 +156,9 @@ func (w *Writer) run() {
 	}
 }
 
-func (w *Writer) insert(batch []gpumeter.Sample) error {
+// insert hands a batch to the sink. A batch the sink refuses for good is
+// dropped, logged and counted: keeping it would block every later one.
+func (w *Writer) insert(batch []Owned) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.WriteTimeout)
 	defer cancel()
 	newest := batch[0].TS
@@ -157,22 +167,23 @@ func (w *Writer) insert(batch []gpumeter.Sample) error {
 			newest = s.TS
 		}
 	}
-	if err := store.InsertSamples(ctx, w.Store, batch, uint64(time.Now().UnixNano())); err != nil {
+	written, err := w.Sink.Write(ctx, batch)
+	var refused *Refused
+	if errors.As(err, &refused) {
+		w.Metrics.Dropped.Add(float64(len(batch)))
+		w.Log.Error("samples refused for good: dropped", zap.Int("samples", len(batch)), zap.Error(err))
+		return nil
+	}
+	if err != nil {
 		w.Metrics.WriteErrors.Inc()
 		return err
 	}
-	// Should the note fail, the batch is retried whole: re-inserting it is
-	// harmless, and its hours must not be left out of the accounting.
-	if err := store.NoteSamples(ctx, w.Store, batch); err != nil {
-		w.Metrics.WriteErrors.Inc()
-		return err
-	}
-	w.Metrics.SamplesWritten.Add(float64(len(batch)))
+	w.Metrics.SamplesWritten.Add(float64(written))
 	w.Metrics.Lag.Set(time.Since(newest).Seconds())
 	return nil
 }
 
-func (w *Writer) spool(batch []gpumeter.Sample) {
+func (w *Writer) spool(batch []Owned) {
 	dropped, err := w.Spool.Put(batch)
 	if err != nil {
 		w.Metrics.SpoolDropped.Add(float64(len(batch)))

@@ -44,6 +44,8 @@ type Server struct {
 	Listen  string `yaml:"listen"` // "" turns it off; not loopback only with TLS
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// MaxWriteBytes bounds a remote-write request, decompressed (413 above).
+	MaxWriteBytes int `yaml:"max_write_bytes"`
 }
 
 // Roles a principal may have (SPEC §8).
@@ -75,17 +77,43 @@ type Schedule struct {
 // Collector configures `gpumeter collect` (SPEC §4).
 type Collector struct {
 	ScrapeInterval Duration `yaml:"scrape_interval"`
-	ScrapeTimeout  Duration `yaml:"scrape_timeout"`
-	Concurrency    int      `yaml:"concurrency"` // scrapes in flight at once
-	Targets        []string `yaml:"targets"`     // dcgm-exporter URLs
-	// TargetsFile lists one URL a line (# comments); it is re-read when it changes.
-	TargetsFile   string   `yaml:"targets_file"`
-	NVML          bool     `yaml:"nvml"` // also read this node's GPUs in-process
-	BatchRows     int      `yaml:"batch_rows"`
-	FlushInterval Duration `yaml:"flush_interval"`
-	SpoolDir      string   `yaml:"spool_dir"`
-	SpoolMaxBytes int64    `yaml:"spool_max_bytes"`
-	Listen        string   `yaml:"listen"` // self-metrics (/metrics); empty: off
+	// ScrapeTimeout 0 (the default) is 10s, or scrape_interval if shorter.
+	ScrapeTimeout Duration `yaml:"scrape_timeout"`
+	Concurrency   int      `yaml:"concurrency"` // scrapes in flight at once
+	Targets       []string `yaml:"targets"`     // dcgm-exporter URLs
+	// Provider owns the targets of this configuration (SPEC §9): only its
+	// inventory's GPUs are stored from them; "" checks nothing.
+	Provider string `yaml:"provider"`
+	// TargetsFile lists one URL a line, optionally followed by the provider
+	// that owns it (# comments); it is re-read when it changes.
+	TargetsFile string `yaml:"targets_file"`
+	// MaxSeriesPerScrape fails a scrape that holds more series than this.
+	MaxSeriesPerScrape int `yaml:"max_series_per_scrape"`
+	// RemoteWrite, when set, pushes samples to a central gpumeter instead of
+	// writing a store (agent mode, SPEC §9).
+	RemoteWrite   RemoteWrite `yaml:"remote_write"`
+	NVML          bool        `yaml:"nvml"` // also read this node's GPUs in-process
+	BatchRows     int         `yaml:"batch_rows"`
+	FlushInterval Duration    `yaml:"flush_interval"`
+	SpoolDir      string      `yaml:"spool_dir"`
+	SpoolMaxBytes int64       `yaml:"spool_max_bytes"`
+	Listen        string      `yaml:"listen"` // self-metrics (/metrics); empty: off
+}
+
+// RemoteWrite is where an agent pushes: a URL and the file holding its
+// ingest token.
+type RemoteWrite struct {
+	URL       string `yaml:"url"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// Timeout is the scrape timeout in effect: the one set, else 10s or the
+// scrape interval if that is shorter.
+func (c Collector) Timeout() time.Duration {
+	if c.ScrapeTimeout.Duration > 0 {
+		return c.ScrapeTimeout.Duration
+	}
+	return min(10*time.Second, c.ScrapeInterval.Duration)
 }
 
 // Activity decides when a covered second is active.
@@ -164,14 +192,14 @@ func Default() Config {
 		},
 		Retention: Retention{SamplesDays: 400},
 		Collector: Collector{
-			ScrapeInterval: Duration{15 * time.Second},
-			ScrapeTimeout:  Duration{10 * time.Second},
-			Concurrency:    64,
-			BatchRows:      20000,
-			FlushInterval:  Duration{5 * time.Second},
-			SpoolDir:       "./spool",
-			SpoolMaxBytes:  1 << 30,
-			Listen:         "127.0.0.1:9108",
+			ScrapeInterval:     Duration{15 * time.Second},
+			Concurrency:        64,
+			MaxSeriesPerScrape: 50000,
+			BatchRows:          20000,
+			FlushInterval:      Duration{5 * time.Second},
+			SpoolDir:           "./spool",
+			SpoolMaxBytes:      1 << 30,
+			Listen:             "127.0.0.1:9108",
 		},
 		Schedule: Schedule{
 			Aggregate:     "5 * * * *",
@@ -179,7 +207,7 @@ func Default() Config {
 			MonthlyReport: "0 6 3 * *", // the 3rd, so that late data is in
 			ReportDir:     "./out",
 		},
-		Server: Server{Listen: "127.0.0.1:8080"},
+		Server: Server{Listen: "127.0.0.1:8080", MaxWriteBytes: 16 << 20},
 	}
 }
 
@@ -229,9 +257,10 @@ var (
 	sha256Hex  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
-// WebhookURLAllowed says why a webhook URL may not be used, or nil: the
-// portal is reached over https, except on a loopback host (SPEC §8.4).
-func WebhookURLAllowed(raw string) error {
+// SecureURL says why a URL gpumeter sends to (the portal's webhook, a
+// remote-write endpoint) may not be used, or nil: https, except to a
+// loopback host (SPEC §8.4).
+func SecureURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return errors.New("must be an https:// URL")
@@ -333,7 +362,7 @@ func (c Config) Validate() error {
 		seen[key] = i
 	}
 	if c.Webhook.URL != "" {
-		if err := WebhookURLAllowed(c.Webhook.URL); err != nil {
+		if err := SecureURL(c.Webhook.URL); err != nil {
 			bad("webhook.url", quote(store.Redact(c.Webhook.URL)), err.Error())
 		}
 	}
@@ -347,8 +376,25 @@ func (c Config) Validate() error {
 	if col.ScrapeInterval.Duration < time.Second || col.ScrapeInterval.Duration%time.Second != 0 {
 		bad("collector.scrape_interval", col.ScrapeInterval, "must be whole seconds, at least 1s")
 	}
-	if col.ScrapeTimeout.Duration <= 0 || col.ScrapeTimeout.Duration > col.ScrapeInterval.Duration {
-		bad("collector.scrape_timeout", col.ScrapeTimeout, "must be positive and at most scrape_interval")
+	if col.ScrapeTimeout.Duration < 0 || col.ScrapeTimeout.Duration > col.ScrapeInterval.Duration {
+		bad("collector.scrape_timeout", col.ScrapeTimeout, "must be at most scrape_interval (0: 10s or scrape_interval if shorter)")
+	}
+	if rw := col.RemoteWrite; rw.URL != "" {
+		if err := SecureURL(rw.URL); err != nil {
+			bad("collector.remote_write.url", quote(store.Redact(rw.URL)), err.Error())
+		}
+		if rw.TokenFile == "" {
+			bad("collector.remote_write.token_file", `""`, "required with collector.remote_write.url: the file holding the ingest token")
+		}
+	}
+	if c.Server.MaxWriteBytes < 1<<10 {
+		bad("server.max_write_bytes", c.Server.MaxWriteBytes, "must be at least 1024")
+	}
+	if col.MaxSeriesPerScrape < 1 {
+		bad("collector.max_series_per_scrape", col.MaxSeriesPerScrape, "must be at least 1")
+	}
+	if _, ok := c.Providers[col.Provider]; col.Provider != "" && !ok {
+		bad("collector.provider", quote(col.Provider), "must be a configured provider")
 	}
 	if col.Concurrency < 1 {
 		bad("collector.concurrency", col.Concurrency, "must be at least 1")

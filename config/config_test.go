@@ -118,3 +118,33 @@ func TestDeployExampleIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A default scrape timeout follows a shorter scrape interval; one set longer
+// than the interval is an error; an agent's remote-write URL must be https
+// (or loopback) and come with its token file.
+func TestScrapeTimeoutAndRemoteWrite(t *testing.T) {
+	cfg, err := Parse([]byte("collector:\n  scrape_interval: 5s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil || cfg.Collector.Timeout() != 5*time.Second {
+		t.Fatalf("5s interval, default timeout: %v, timeout %v", err, cfg.Collector.Timeout())
+	}
+	if Default().Collector.Timeout() != 10*time.Second {
+		t.Fatalf("default timeout %v", Default().Collector.Timeout())
+	}
+	for body, want := range map[string]string{
+		"collector:\n  scrape_interval: 5s\n  scrape_timeout: 6s\n":                     "collector.scrape_timeout: 6s: must be at most scrape_interval",
+		"collector:\n  remote_write: {url: \"http://central.example/api/v1/write\"}\n":  "collector.remote_write.url",
+		"collector:\n  remote_write: {url: \"https://central.example/api/v1/write\"}\n": "collector.remote_write.token_file",
+		"collector:\n  provider: sk\n":                                                  `collector.provider: "sk": must be a configured provider`,
+	} {
+		cfg, err := Parse([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func TestExpositionParsesBack(t *testing.T) {
 		if err := f.WriteExposition(&buf, n, at); err != nil {
 			t.Fatal(err)
 		}
-		got, _, err := collector.ParseDCGM(&buf, at)
+		got, _, err := collector.ParseDCGM(&buf, at, collector.DefaultLimits)
 		if err != nil {
 			t.Fatalf("%s: %v", n.Name, err)
 		}
@@ -141,7 +141,7 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	samples, _, err := collector.ParseDCGM(resp.Body, at)
+	samples, _, err := collector.ParseDCGM(resp.Body, at, collector.DefaultLimits)
 	resp.Body.Close()
 	if err != nil || len(samples) != GPUsPerNode {
 		t.Fatalf("%d samples, %v", len(samples), err)

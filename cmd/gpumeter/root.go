@@ -77,6 +77,19 @@ type env struct {
 }
 
 func (g *globals) setup(ctx context.Context) (*env, error) {
+	e, err := g.load()
+	if err != nil {
+		return nil, err
+	}
+	if e.st, err = e.open(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// load reads and validates the configuration and makes the logger; it
+// opens no store.
+func (g *globals) load() (*env, error) {
 	log, err := newLogger(g.logFormat, g.logLevel)
 	if err != nil {
 		return nil, err
@@ -95,24 +108,40 @@ func (g *globals) setup(ctx context.Context) (*env, error) {
 		}
 		return nil, fmt.Errorf("%s:\n%w", where, err)
 	}
-	st, err := store.Open(ctx, cfg.Store)
+	return &env{cfg: cfg, log: log}, nil
+}
+
+func (e *env) open(ctx context.Context) (store.Store, error) {
+	st, err := store.Open(ctx, e.cfg.Store)
 	if err != nil {
 		return nil, err
 	}
-	log.Debug("store open", zap.String("store", store.Redact(cfg.Store)),
+	e.log.Debug("store open", zap.String("store", store.Redact(e.cfg.Store)),
 		zap.String("backend", st.Dialect().Backend), zap.Stringer("version", st.Dialect().Version))
-	return &env{cfg: cfg, log: log, st: st}, nil
+	return st, nil
+}
+
+// openMigrated opens the store and brings its schema up to date.
+func (e *env) openMigrated(ctx context.Context) (store.Store, error) {
+	st, err := e.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := schemas.Migrate(ctx, st, e.schemaOptions()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // setupMigrated opens the store and brings its schema up to date, so that no
 // command runs against a schema older than its code.
 func (g *globals) setupMigrated(ctx context.Context) (*env, error) {
-	e, err := g.setup(ctx)
+	e, err := g.load()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := schemas.Migrate(ctx, e.st, e.schemaOptions()); err != nil {
-		e.close()
+	if e.st, err = e.openMigrated(ctx); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -123,7 +152,9 @@ func (e *env) schemaOptions() schemas.Options {
 }
 
 func (e *env) close() {
-	e.st.Close()
+	if e.st != nil {
+		e.st.Close()
+	}
 	_ = e.log.Sync()
 }
 

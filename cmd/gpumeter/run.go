@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/nipa-gpu/gpumeter/collector"
 	"github.com/nipa-gpu/gpumeter/server"
+	"github.com/nipa-gpu/gpumeter/store"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -34,7 +37,9 @@ SIGINT or SIGTERM stops it gracefully: running jobs finish, samples are flushed.
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			svc := server.New(e.st, e.cfg, e.log, gpumeterVersion(), reg)
 			e.cfg.Collector.Listen = "" // the API serves /metrics for the whole process
-			return svc.Run(cmd.Context(), func(ctx context.Context) error { return collector.Run(ctx, e.cfg.Collector, e.st, e.log, false, reg) })
+			sink := &collector.StoreSink{Open: func(context.Context) (store.Store, error) { return e.st, nil }}
+			opts := collector.Options{Sink: sink, Providers: slices.Sorted(maps.Keys(e.cfg.Providers)), Registry: reg}
+			return svc.Run(cmd.Context(), func(ctx context.Context) error { return collector.Run(ctx, e.cfg.Collector, opts, e.log) })
 		},
 	}
 }
