@@ -125,6 +125,9 @@ type DataQuality struct {
 	Covered, Capacity int64 // seconds
 	UnregisteredGPUs  int   // GPUs with samples and no inventory row (program-wide scope only)
 	NodesWithoutData  []string
+	// RefusedSamples counts by reason the samples refused by ownership
+	// (SPEC §9): pushed, or scraped from a target listed for the provider.
+	RefusedSamples map[string]uint64
 }
 
 // Period is a month's time range in the configured zone, cut at the last
@@ -203,6 +206,9 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 		if l.DataQuality.UnregisteredGPUs, err = store.UnregisteredGPUs(ctx, st, A, B); err != nil {
 			return nil, err
 		}
+	}
+	if l.DataQuality.RefusedSamples, err = store.Rejections(ctx, st, A, B, sc.Provider); err != nil {
+		return nil, err
 	}
 	agg := &aggregator.Aggregator{Store: st, Params: l.Params}
 	flags, short, err := IdleFlags(ctx, agg, tl, cfg.Idle, to)

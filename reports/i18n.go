@@ -84,6 +84,8 @@ var texts = map[string][2]string{
 	"unregistered":                        {"미등록 GPU (샘플은 있으나 자산 목록에 없음)", "Unregistered GPUs (samples but no inventory)"},
 	"nodes_without_data":                  {"데이터 없는 노드", "Nodes without data"},
 	"short_coverage":                      {"수집률 미달로 유휴 판정 제외 GPU", "GPUs without idle verdict (coverage short)"},
+	"refused_foreign":                     {"거부된 샘플: 다른 사업자의 GPU", "Refused samples: another provider's GPU"},
+	"refused_unknown":                     {"거부된 샘플: 자산 목록에 없는 GPU", "Refused samples: GPU in no inventory"},
 	"item":                                {"항목", "Item"},
 	"value":                               {"값", "Value"},
 	"figure":                              {"항목", "Figure"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/ledger"
+	"github.com/nipa-gpu/gpumeter/ownership"
 )
 
 // Report is the JSON of SPEC §6, field for field.
@@ -104,6 +105,13 @@ type DataQuality struct {
 	CoveragePct      float64  `json:"coverage_pct"`
 	UnregisteredGPUs int      `json:"unregistered_gpus"`
 	NodesWithoutData []string `json:"nodes_without_data"`
+	RefusedSamples   Refused  `json:"refused_samples"`
+}
+
+// Refused counts the month's samples refused by ownership (SPEC §9).
+type Refused struct {
+	ForeignGPU uint64 `json:"foreign_gpu"` // of a GPU in another provider's inventory
+	UnknownGPU uint64 `json:"unknown_gpu"` // of a GPU in no inventory
 }
 
 // JSON is the ledger as SPEC §6's report.
@@ -112,7 +120,8 @@ func JSON(l *ledger.Ledger) *Report {
 	rep := &Report{Month: l.Month, Timezone: l.Timezone, GeneratedAt: l.GeneratedAt.UTC().Format(time.RFC3339),
 		InputsSHA256: l.InputsSHA256, Providers: []Provider{}, Projects: []Project{}, IdleFlags: []gpumeter.IdleFlag{},
 		DataQuality: DataQuality{CoveragePct: gpumeter.Pct(l.DataQuality.Covered, l.DataQuality.Capacity),
-			UnregisteredGPUs: l.DataQuality.UnregisteredGPUs, NodesWithoutData: append([]string{}, l.DataQuality.NodesWithoutData...)}}
+			UnregisteredGPUs: l.DataQuality.UnregisteredGPUs, NodesWithoutData: append([]string{}, l.DataQuality.NodesWithoutData...),
+			RefusedSamples: Refused{ForeignGPU: l.DataQuality.RefusedSamples[ownership.ForeignGPU], UnknownGPU: l.DataQuality.RefusedSamples[ownership.UnknownGPU]}}}
 	for _, p := range l.Providers {
 		out := Provider{
 			Provider:            p.ID,

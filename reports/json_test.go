@@ -73,7 +73,8 @@ func testLedger() *ledger.Ledger {
 		IdleFlags: []gpumeter.IdleFlag{{FlagID: "0123456789abcdef", Kind: gpumeter.FlagUnallocatedIdle, Provider: "nhn", Node: "n1",
 			GPUUUID: "GPU-G2", Since: "2026-10-30T00:00:00Z", Hours: 39, ActivePct: 0, CoveragePct: 100, Recommendation: gpumeter.Offer}},
 		ProjectNames: map[string]string{"p-own": "자체", "p-pub": "공공"},
-		DataQuality:  ledger.DataQuality{Covered: 52230, Capacity: 86400, UnregisteredGPUs: 1, NodesWithoutData: []string{"n2"}},
+		DataQuality: ledger.DataQuality{Covered: 52230, Capacity: 86400, UnregisteredGPUs: 1, NodesWithoutData: []string{"n2"},
+			RefusedSamples: map[string]uint64{"foreign_gpu": 12}},
 	}
 }
 
@@ -109,7 +110,7 @@ func TestJSONFromLedger(t *testing.T) {
 		`{"project_id":"p-pub","provider":"nhn","kind":"public","allocated_gpu_hours":9,"active_gpu_hours":2,"no_data_gpu_hours":6}],` +
 		`"idle_flags":[{"flag_id":"0123456789abcdef","kind":"unallocated_idle","provider":"nhn","node":"n1","gpu_uuid":"GPU-G2","project_id":"",` +
 		`"since":"2026-10-30T00:00:00Z","hours":39,"active_pct":0,"coverage_pct":100,"recommendation":"offer"}],` +
-		`"data_quality":{"coverage_pct":60.451,"unregistered_gpus":1,"nodes_without_data":["n2"]}}`
+		`"data_quality":{"coverage_pct":60.451,"unregistered_gpus":1,"nodes_without_data":["n2"],"refused_samples":{"foreign_gpu":12,"unknown_gpu":0}}}`
 	if string(got) != want {
 		t.Fatalf("JSON:\n%s\nwant:\n%s", got, want)
 	}

@@ -304,6 +304,8 @@ func (w *workbook) quality() error {
 		{txt(w.t("unregistered")), num(dq.UnregisteredGPUs)},
 		{txt(w.t("nodes_without_data")), num(len(dq.NodesWithoutData))},
 		{txt(w.t("short_coverage")), num(len(w.d.ShortCoverage))},
+		{txt(w.t("refused_foreign")), num(int(dq.RefusedSamples.ForeignGPU))},
+		{txt(w.t("refused_unknown")), num(int(dq.RefusedSamples.UnknownGPU))},
 	}
 	next, err := w.writeTable(&table{sheet: sheet, header: []string{w.t("item"), w.t("value")}, rows: rows, startAt: 1})
 	if err != nil {

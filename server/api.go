@@ -38,6 +38,7 @@ var (
 	everyone   = []string{config.RoleNIPA, config.RoleProvider, config.RolePortal, config.RoleIngest}
 	ackRoles   = []string{config.RoleNIPA, config.RolePortal}
 	nipaOnly   = []string{config.RoleNIPA}
+	ingestOnly = []string{config.RoleIngest}
 	retryAfter = 5 * time.Second
 )
 
@@ -90,6 +91,7 @@ func (s *Service) Handler() http.Handler {
 	mux.Handle("GET /api/v1/limits", s.with(readers, s.limits))
 	mux.Handle("GET /api/v1/idle", s.with(flagRoles, s.idle))
 	mux.Handle("POST /api/v1/idle/{flag_id}/ack", s.with(ackRoles, s.ack))
+	mux.Handle("POST /api/v1/write", s.with(ingestOnly, s.write))
 	return s.logged(mux)
 }
 

@@ -41,7 +41,8 @@ var needsMonth = map[string]bool{"month": true, "limits": true, "violations": tr
 
 var pageTemplates = func() map[string]*template.Template {
 	funcs := template.FuncMap{"hours": formatHours, "pct": formatPct, "count": formatCount,
-		"count64": func(n int64) string { return group(strconv.FormatInt(n, 10)) }}
+		"count64": func(n int64) string { return group(strconv.FormatInt(n, 10)) },
+		"int64":   func(n uint64) int64 { return int64(n) }}
 	out := map[string]*template.Template{}
 	for _, name := range append(slices.Clone(dashPages), "login", "message") {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))

@@ -535,7 +535,7 @@ func TestOpenAPIDescribesEveryPath(t *testing.T) {
 	}
 	for path, method := range map[string]string{"/healthz": "get", "/login": "post", "/logout": "post", "/metrics": "get",
 		"/api/v1/reports/{month}.json": "get", "/api/v1/reports/{month}.xlsx": "get", "/api/v1/limits": "get",
-		"/api/v1/idle": "get", "/api/v1/idle/{flag_id}/ack": "post", "/api/v1/openapi.json": "get"} {
+		"/api/v1/idle": "get", "/api/v1/idle/{flag_id}/ack": "post", "/api/v1/openapi.json": "get", "/api/v1/write": "post"} {
 		if doc.Paths[path][method] == nil {
 			t.Errorf("openapi.json lacks %s %s", method, path)
 		}
