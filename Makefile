@@ -9,7 +9,7 @@ GO ?= go
 # go-nvml's header marks functions gpumeter never calls as deprecated.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build libchdb clickhouse-server chromium test fuzz bench demo render clean
+.PHONY: all build libchdb clickhouse-server chromium prometheus test fuzz bench demo render clean
 
 all: build
 
@@ -32,9 +32,15 @@ clickhouse-server:
 chromium:
 	@scripts/chromium.sh
 
+## prometheus: install Debian's prometheus (the remote-write test's sender)
+## where this user may
+prometheus:
+	@scripts/prometheus.sh
+
 ## test: the whole suite, on the embedded engine and a private clickhouse-server,
-## the dashboard in a headless Chromium, then every fuzz target for a few seconds
-test: libchdb clickhouse-server chromium
+## the dashboard in a headless Chromium, Prometheus remote-writing to gpumeter,
+## then every fuzz target for a few seconds
+test: libchdb clickhouse-server chromium prometheus
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
 	scripts/fuzz.sh 3s

@@ -10,7 +10,8 @@ import (
 )
 
 // WriteInputs writes inventory.csv, projects.csv and allocations.csv (SPEC §3)
-// for the fleet into dir, and targets.txt for a server at baseURL.
+// for the fleet into dir, and targets.txt for a server at baseURL: each
+// node's URL and the provider that owns it.
 func (f *Fleet) WriteInputs(dir, baseURL string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -48,7 +49,7 @@ func (f *Fleet) WriteInputs(dir, baseURL string) error {
 		return err
 	}
 	for _, n := range f.Nodes {
-		fmt.Fprintf(tf, "%s/nodes/%s/metrics\n", baseURL, n.Name)
+		fmt.Fprintf(tf, "%s/nodes/%s/metrics %s\n", baseURL, n.Name, n.Provider.ID)
 	}
 	return tf.Close()
 }

@@ -45,9 +45,13 @@ func (f *Fleet) Handler(now func() time.Time) http.Handler {
 	})
 }
 
-// Serve serves the fleet's exporters on ln until ctx ends.
-func (f *Fleet) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: f.Handler(time.Now), ReadHeaderTimeout: 5 * time.Second}
+// Serve serves the fleet's exporters on ln until ctx ends, as they are at
+// now() (time.Now when nil).
+func (f *Fleet) Serve(ctx context.Context, ln net.Listener, now func() time.Time) error {
+	if now == nil {
+		now = time.Now
+	}
+	srv := &http.Server{Handler: f.Handler(now), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Close()

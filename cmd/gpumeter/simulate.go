@@ -14,17 +14,19 @@ import (
 
 func newSimulateCmd(g *globals) *cobra.Command {
 	var scale float64
-	var listen, month, inputs string
+	var listen, month, inputs, at string
 	var seed int64
 	cmd := &cobra.Command{
-		Use:   "simulate [--scale F] [--listen ADDR] [--seed N] [--month YYYY-MM] [--write-inputs DIR]",
+		Use:   "simulate [--scale F] [--listen ADDR] [--seed N] [--month YYYY-MM] [--at TIME] [--write-inputs DIR]",
 		Short: "Serve dcgm-exporter endpoints for a simulated fleet",
 		Long: `Serves http://ADDR/nodes/NODE/metrics for every node of the SPEC §1 fleet
 scaled by --scale (8 GPUs a node), as that node's dcgm-exporter would now:
 daily cycles, idle stretches, namespaces and pods of the projects holding the
 GPUs, MIG on some nodes, time-slicing, blank sentinels, occasional HTTP 500s
 and outages. --write-inputs writes the matching inventory, projects,
-allocations and targets files, so a collector and the imports agree.`,
+allocations and targets files (each URL with its node's provider), so a
+collector and the imports agree. --at freezes the fleet at one moment, so
+that every scrape of a node gives the same answer.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if scale <= 0 || scale > 4 {
@@ -43,6 +45,14 @@ allocations and targets files, so a collector and the imports agree.`,
 				return err
 			}
 			fleet := sim.New(seed, scale, from, from.AddDate(0, 1, 0))
+			var now func() time.Time
+			if at != "" {
+				frozen, err := time.Parse(time.RFC3339, at)
+				if err != nil {
+					return usageError{fmt.Errorf("simulate: --at %q: want an RFC 3339 time", at)}
+				}
+				now = func() time.Time { return frozen }
+			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("simulate: listen %s: %w", listen, err)
@@ -59,13 +69,14 @@ allocations and targets files, so a collector and the imports agree.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "inputs and targets.txt in %s\n", inputs)
 			}
 			log.Info("simulating", zap.Int("nodes", len(fleet.Nodes)), zap.Int("gpus", gpus), zap.Int64("seed", seed), zap.Time("month", from))
-			return fleet.Serve(cmd.Context(), ln)
+			return fleet.Serve(cmd.Context(), ln, now)
 		},
 	}
 	cmd.Flags().Float64Var(&scale, "scale", 0.01, "fraction of the SPEC §1 fleet (1 = 13,136 GPUs on 1,642 nodes)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9400", "address to serve on")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed: the same seed gives the same fleet and metrics")
 	cmd.Flags().StringVar(&month, "month", "", "month the allocations span, YYYY-MM (default: this month)")
+	cmd.Flags().StringVar(&at, "at", "", "serve every scrape as the fleet is at this RFC 3339 time (default: the time of the scrape)")
 	cmd.Flags().StringVar(&inputs, "write-inputs", "", "write inventory.csv, projects.csv, allocations.csv and targets.txt here")
 	return cmd
 }
