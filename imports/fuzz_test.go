@@ -1,11 +1,13 @@
 package imports
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fuzzFile runs check on data written to a file of the worker's own, with
@@ -122,7 +124,13 @@ func FuzzAllocations(f *testing.F) {
 
 func FuzzSamples(f *testing.F) {
 	fuzzFile(f, "samples", func(t *testing.T, path string, lines int) {
-		rows, lo, hi, _, err := scanSamples(path)
+		c, err := openCSV(path, SampleColumns)
+		var rows int
+		var lo, hi time.Time
+		if err == nil {
+			rows, lo, hi, err = readSamples(context.Background(), c, nil)
+			c.Close()
+		}
 		if err != nil {
 			problemsWithin(t, err, lines)
 			return

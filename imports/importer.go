@@ -118,7 +118,7 @@ func earliest(times ...time.Time) time.Time {
 
 // stall stops the import for good before stage when GPUMETER_STALL_BEFORE
 // names it: the kill tests use it to hold an import at a moment too short to
-// hit by timing (after the write, before the commit).
+// hit by timing (between two batches, after the write and before the commit).
 func stall(stage string) {
 	if os.Getenv("GPUMETER_STALL_BEFORE") == stage {
 		fmt.Fprintf(os.Stderr, "gpumeter: stalled before %s (GPUMETER_STALL_BEFORE)\n", stage)

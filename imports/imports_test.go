@@ -288,7 +288,8 @@ func fmtp[T any](p *T) string {
 	return fmt.Sprint(*p)
 }
 
-// One bad row among 10,000 good ones rejects the whole file.
+// One bad row among 10,000 good ones rejects the whole file, though the
+// rows before it were being written already.
 func TestSamplesOneBadRowRejectsFile(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(strings.Join(imports.SampleColumns, ",") + "\n")
@@ -307,5 +308,10 @@ func TestSamplesOneBadRowRejectsFile(t *testing.T) {
 		wantRejected(t, im, imports.KindSamples, path, map[int]string{
 			7002: `gpu_util "4294967295" is not a number from 0 to 100`,
 		})
+		// The seven batches written before line 7002 was read are gone from
+		// the table too, not only unseen.
+		if n := storetest.Count(t, st, "SELECT count() FROM samples"); n != 0 {
+			t.Fatalf("%d rows of the rejected file left in the table", n)
+		}
 	})
 }

@@ -127,11 +127,6 @@ func InsertAllocations(ctx context.Context, st Store, batch uint64, rows []gpume
 // row is never touched. It returns how many partitions it dropped. On a
 // cluster it sees the partitions of the node it is connected to.
 func DropAbandonedImports(ctx context.Context, st Store, olderThan time.Duration) (int, error) {
-	d := st.Dialect()
-	table, onCluster := "samples", ""
-	if d.Cluster != "" {
-		table, onCluster = d.Database+".samples_local", " ON CLUSTER "+d.Cluster
-	}
 	committed := map[uint64]bool{0: true} // batch 0: collected samples
 	err := st.Stream(ctx, "SELECT DISTINCT batch_id FROM imports WHERE kind = 'samples'", func(scan func(...any) error) error {
 		var b uint64
@@ -144,30 +139,46 @@ func DropAbandonedImports(ctx context.Context, st Store, olderThan time.Duration
 	if err != nil {
 		return 0, fmt.Errorf("read imports: %w", err)
 	}
-	var abandoned []string
 	cutoff := uint64(time.Now().Add(-olderThan).UnixNano())
+	return dropSamplePartitions(ctx, st, func(b uint64) bool { return !committed[b] && b < cutoff })
+}
+
+// DropImport drops the samples a failed import wrote under its batch id,
+// which no reader sees: the store is left as it was.
+func DropImport(ctx context.Context, st Store, batch uint64) (int, error) {
+	return dropSamplePartitions(ctx, st, func(b uint64) bool { return b == batch && batch != 0 })
+}
+
+// dropSamplePartitions drops the partitions of samples whose batch id drop
+// picks; a partition is (YYYYMM, batch_id).
+func dropSamplePartitions(ctx context.Context, st Store, drop func(batch uint64) bool) (int, error) {
+	d := st.Dialect()
+	table, onCluster := "samples", ""
+	if d.Cluster != "" {
+		table, onCluster = d.Database+".samples_local", " ON CLUSTER "+d.Cluster
+	}
+	var doomed []string
 	q := fmt.Sprintf(`SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = %s AND active`,
 		quote(strings.TrimPrefix(table, d.Database+".")))
-	err = st.Stream(ctx, q, func(scan func(...any) error) error {
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
 		var p string
 		if err := scan(&p); err != nil {
 			return err
 		}
-		// A partition is (YYYYMM,batch_id).
 		_, batch, ok := strings.Cut(strings.Trim(p, "()"), ",")
 		b, err := strconv.ParseUint(strings.TrimSpace(batch), 10, 64)
-		if ok && err == nil && !committed[b] && b < cutoff {
-			abandoned = append(abandoned, p)
+		if ok && err == nil && drop(b) {
+			doomed = append(doomed, p)
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("read samples partitions: %w", err)
 	}
-	for i, p := range abandoned {
+	for i, p := range doomed {
 		if err := st.Exec(ctx, fmt.Sprintf("ALTER TABLE %s%s DROP PARTITION %s", table, onCluster, p)); err != nil {
-			return i, fmt.Errorf("drop abandoned import samples %s: %w", p, err)
+			return i, fmt.Errorf("drop uncommitted import samples %s: %w", p, err)
 		}
 	}
-	return len(abandoned), nil
+	return len(doomed), nil
 }

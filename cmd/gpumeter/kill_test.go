@@ -159,13 +159,12 @@ func TestKilledImportLeavesNoTrace(t *testing.T) {
 				env  []string
 				kill func(t *testing.T, lines <-chan string)
 			}{
-				{"during validation", nil, func(t *testing.T, lines <-chan string) {
-					waitFor(t, lines, "validating samples")
+				{"while reading", nil, func(t *testing.T, lines <-chan string) {
+					waitFor(t, lines, "reading samples")
 					time.Sleep(100 * time.Millisecond)
 				}},
-				{"while writing", nil, func(t *testing.T, lines <-chan string) {
-					waitFor(t, lines, "samples validated, writing")
-					time.Sleep(400 * time.Millisecond)
+				{"while writing", []string{"GPUMETER_STALL_BEFORE=second batch"}, func(t *testing.T, lines <-chan string) {
+					waitFor(t, lines, "stalled before second batch")
 				}},
 				{"after writing, before the commit", []string{"GPUMETER_STALL_BEFORE=commit"}, func(t *testing.T, lines <-chan string) {
 					waitFor(t, lines, "stalled before commit")

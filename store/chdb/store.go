@@ -187,6 +187,45 @@ func (s *Store) Insert(ctx context.Context, table string, columns []string, rows
 	return wrap(err)
 }
 
+// InsertColumns sends columns as one TabSeparated INSERT, as Insert does
+// rows.
+func (s *Store) InsertColumns(ctx context.Context, table string, columns []string, cols []any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(cols) != len(columns) {
+		return fmt.Errorf("insert into %s: %d columns of values for %d columns", table, len(cols), len(columns))
+	}
+	enc := make([]func([]byte, int) []byte, len(cols))
+	rows := -1
+	for i, c := range cols {
+		e, n, err := store.ColumnEncoder(c)
+		if err != nil {
+			return fmt.Errorf("insert into %s column %s: %w", table, columns[i], err)
+		}
+		if rows >= 0 && n != rows {
+			return fmt.Errorf("insert into %s: column %s has %d values, not %d", table, columns[i], n, rows)
+		}
+		enc[i], rows = e, n
+	}
+	if rows <= 0 {
+		return nil
+	}
+	buf := make([]byte, 0, 96*rows+256)
+	buf = append(append(buf, store.InsertStatement(table, columns, "TabSeparated")...), '\n')
+	for r := 0; r < rows; r++ {
+		for i, e := range enc {
+			if i > 0 {
+				buf = append(buf, '\t')
+			}
+			buf = e(buf, r)
+		}
+		buf = append(buf, '\n')
+	}
+	_, err := s.eng.query(string(buf), "TabSeparated")
+	return wrap(err)
+}
+
 func (s *Store) Close() error {
 	if s.eng != nil {
 		s.eng.close()

@@ -142,6 +142,25 @@ func (s *Store) Insert(ctx context.Context, table string, columns []string, rows
 	return s.wrap(batch.Send())
 }
 
+// InsertColumns sends columns as one native batch, each column appended
+// whole.
+func (s *Store) InsertColumns(ctx context.Context, table string, columns []string, cols []any) error {
+	if len(cols) != len(columns) {
+		return fmt.Errorf("insert into %s: %d columns of values for %d columns", table, len(cols), len(columns))
+	}
+	batch, err := s.conn.PrepareBatch(ctx, store.InsertStatement(table, columns, ""))
+	if err != nil {
+		return s.wrap(err)
+	}
+	for i, c := range cols {
+		if err := batch.Column(i).Append(c); err != nil {
+			batch.Abort()
+			return fmt.Errorf("insert into %s column %s: %w", table, columns[i], err)
+		}
+	}
+	return s.wrap(batch.Send())
+}
+
 func (s *Store) Close() error { return s.conn.Close() }
 
 // wrap names the server in an error and keeps it to one line: older servers

@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nipa-gpu/gpumeter"
+)
+
+// ColumnInserter takes rows as columns, one typed slice a column ([]string,
+// []time.Time, []*float32, []*uint32, []*uint64, []uint64): a bulk write
+// without boxing every value. Both backends have it.
+type ColumnInserter interface {
+	InsertColumns(ctx context.Context, table string, columns []string, cols []any) error
+}
+
+// SampleBatch holds up to its capacity of samples column by column, as the
+// samples table has them: what a bulk import fills and sends.
+type SampleBatch struct {
+	gpu, host, namespace, pod []string
+	ts                        []time.Time
+	f32                       [4][]*float32 // gpu_util, gr_engine_active, sm_active, power_w
+	fb                        [2][]*uint32  // fb_used_mib, fb_free_mib
+	energy                    []*uint64
+	// The values the pointers point into, allocated once: a batch never
+	// grows past its capacity, so they never move.
+	f32Vals    []float32
+	u32Vals    []uint32
+	u64Vals    []uint64
+	ids        []uint64 // version and batch_id: the import's batch
+	capacity   int
+	minT, maxT time.Time
+}
+
+// NewSampleBatch makes a batch for up to capacity samples.
+func NewSampleBatch(capacity int) *SampleBatch {
+	b := &SampleBatch{capacity: capacity, f32Vals: make([]float32, 0, 4*capacity), u32Vals: make([]uint32, 0, 2*capacity),
+		u64Vals: make([]uint64, 0, capacity)}
+	b.Reset()
+	return b
+}
+
+// Len is the number of samples held; Full says no more fit.
+func (b *SampleBatch) Len() int   { return len(b.gpu) }
+func (b *SampleBatch) Full() bool { return len(b.gpu) >= b.capacity }
+
+// Span is the earliest and latest sample time held.
+func (b *SampleBatch) Span() (time.Time, time.Time) { return b.minT, b.maxT }
+
+// Reset empties the batch for reuse.
+func (b *SampleBatch) Reset() {
+	b.gpu, b.host, b.namespace, b.pod, b.ts = b.gpu[:0], b.host[:0], b.namespace[:0], b.pod[:0], b.ts[:0]
+	for i := range b.f32 {
+		b.f32[i] = b.f32[i][:0]
+	}
+	for i := range b.fb {
+		b.fb[i] = b.fb[i][:0]
+	}
+	b.energy, b.f32Vals, b.u32Vals, b.u64Vals = b.energy[:0], b.f32Vals[:0], b.u32Vals[:0], b.u64Vals[:0]
+	b.minT, b.maxT = time.Time{}, time.Time{}
+}
+
+// Add appends a sample; the caller keeps to the capacity.
+func (b *SampleBatch) Add(s gpumeter.Sample) {
+	if b.Full() {
+		panic("store: SampleBatch over capacity")
+	}
+	b.gpu, b.host, b.namespace, b.pod = append(b.gpu, s.GPUUUID), append(b.host, s.Hostname), append(b.namespace, s.Namespace), append(b.pod, s.Pod)
+	ts := s.TS.UTC()
+	b.ts = append(b.ts, ts)
+	if b.minT.IsZero() || ts.Before(b.minT) {
+		b.minT = ts
+	}
+	if ts.After(b.maxT) {
+		b.maxT = ts
+	}
+	for i, v := range [4]*float64{s.GPUUtil, s.GrEngineActive, s.SMActive, s.PowerW} {
+		var p *float32
+		if v != nil {
+			b.f32Vals = append(b.f32Vals, float32(*v))
+			p = &b.f32Vals[len(b.f32Vals)-1]
+		}
+		b.f32[i] = append(b.f32[i], p)
+	}
+	for i, v := range [2]*uint64{s.FBUsedMiB, s.FBFreeMiB} {
+		var p *uint32
+		if v != nil {
+			b.u32Vals = append(b.u32Vals, uint32(*v))
+			p = &b.u32Vals[len(b.u32Vals)-1]
+		}
+		b.fb[i] = append(b.fb[i], p)
+	}
+	var e *uint64
+	if s.EnergyMJ != nil {
+		b.u64Vals = append(b.u64Vals, *s.EnergyMJ)
+		e = &b.u64Vals[len(b.u64Vals)-1]
+	}
+	b.energy = append(b.energy, e)
+}
+
+// InsertImportedBatch writes a batch of an import under its batch id, as
+// InsertImportedSamples does, column by column.
+func InsertImportedBatch(ctx context.Context, st Inserter, b *SampleBatch, batch uint64) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	if cap(b.ids) < b.Len() {
+		b.ids = make([]uint64, b.capacity)
+	}
+	ids := b.ids[:b.Len()]
+	for i := range ids {
+		ids[i] = batch
+	}
+	cols := []any{b.gpu, b.ts, b.host, b.f32[0], b.f32[1], b.f32[2], b.fb[0], b.fb[1], b.f32[3], b.energy, b.namespace, b.pod, ids, ids}
+	ci, ok := st.(ColumnInserter)
+	if !ok {
+		return fmt.Errorf("insert samples: %T takes no columns", st)
+	}
+	return ci.InsertColumns(ctx, "samples", sampleColumns, cols)
+}
+
+// ColumnEncoder returns how to write row i of a column as TabSeparated, and
+// the column's length.
+func ColumnEncoder(col any) (encode func(b []byte, i int) []byte, n int, err error) {
+	switch c := col.(type) {
+	case []string:
+		return func(b []byte, i int) []byte { return appendEscaped(b, c[i]) }, len(c), nil
+	case []uint64:
+		return func(b []byte, i int) []byte { b, _ = EncodeTSV(b, c[i]); return b }, len(c), nil
+	case []time.Time:
+		return func(b []byte, i int) []byte { b, _ = EncodeTSV(b, c[i]); return b }, len(c), nil
+	case []*float32:
+		return func(b []byte, i int) []byte { b, _ = encodePtr(b, c[i]); return b }, len(c), nil
+	case []*uint32:
+		return func(b []byte, i int) []byte { b, _ = encodePtr(b, c[i]); return b }, len(c), nil
+	case []*uint64:
+		return func(b []byte, i int) []byte { b, _ = encodePtr(b, c[i]); return b }, len(c), nil
+	}
+	return nil, 0, fmt.Errorf("encode column %T: unsupported type", col)
+}
