@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -22,19 +22,20 @@ var SampleColumns = []string{"ts", "gpu_uuid", "hostname", "gpu_util", "gr_engin
 // samples runs for a day.
 const AbandonedAfter = 24 * time.Hour
 
-// DefaultBatchRows bounds the samples held in memory by one import.
-const DefaultBatchRows = 20000
+// DefaultBatchRows is the samples of one insert; an import holds four
+// batches. Fewer, larger inserts leave the engine fewer parts to merge.
+const DefaultBatchRows = 50000
 
 // Samples imports a samples file in one streaming pass: every line is
 // validated as it is read, and while no line has been bad the rows go to the
-// store in batches, written by a second goroutine as the next batch is read,
+// store in batches, written by other goroutines as the next batch is read,
 // so that reading, checking and the store's work overlap. Rows carry the
 // import's batch id, as their version too: no reader sees them until the
 // import's commit (store.InsertImportedSamples), whatever moment the import
 // stops at. A file with a bad line is read to its end, so that every bad line
 // is named, and what was written of it is dropped: the store is as it was.
 // A re-import rewrites the same (gpu_uuid, ts) keys, which count once.
-// Memory is bounded by three batches whatever the file's size. Samples of
+// Memory is bounded by four batches whatever the file's size. Samples of
 // GPUs not in the inventory are kept for the data-quality report.
 func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	res := Result{Kind: KindSamples, File: fileName(path)}
@@ -61,11 +62,11 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	w := newBatchWriter(ctx, im, res.BatchID, size)
 	cur := w.next()
 	var lo, hi time.Time
-	res.Rows, lo, hi, err = readSamples(ctx, c, func(s gpumeter.Sample) {
+	res.Rows, lo, hi, err = readSamples(ctx, c, func(r *store.SampleRow) {
 		if w.failed() {
 			return
 		}
-		cur.Add(s)
+		cur.Add(r)
 		if cur.Full() {
 			cur = w.send(cur)
 		}
@@ -97,26 +98,26 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 // readSamples validates every line of a samples file and hands each good
 // sample to keep while no line has been bad: how many rows it has and the
 // span of their times, or every bad line.
-func readSamples(ctx context.Context, c *csvFile, keep func(gpumeter.Sample)) (rows int, lo, hi time.Time, err error) {
+func readSamples(ctx context.Context, c *csvFile, keep func(*store.SampleRow)) (rows int, lo, hi time.Time, err error) {
 	bad := &problems{file: c.name}
+	var r store.SampleRow
 	for range c.records(bad) {
 		if rows%8192 == 0 && ctx.Err() != nil {
 			return rows, lo, hi, ctx.Err()
 		}
-		s, problem := c.sample()
-		if problem != "" {
+		if problem := c.sample(&r); problem != "" {
 			bad.add(c.line, "%s", problem)
 			continue
 		}
 		rows++
-		if lo.IsZero() || s.TS.Before(lo) {
-			lo = s.TS
+		if lo.IsZero() || r.TS.Before(lo) {
+			lo = r.TS
 		}
-		if s.TS.After(hi) {
-			hi = s.TS
+		if r.TS.After(hi) {
+			hi = r.TS
 		}
 		if bad.total == 0 && keep != nil {
-			keep(s)
+			keep(&r)
 		}
 	}
 	return rows, lo, hi, bad.err()
@@ -133,40 +134,55 @@ func (im *Importer) abandon(res Result, err error) error {
 	return err
 }
 
-// batchWriter writes an import's batches on a goroutine of its own, while
-// the next one is read; three batches circulate between them.
+// batchWriter writes an import's batches on goroutines of their own, two
+// inserts at a time, so that one batch is encoded while the store takes the
+// last, and the next one is read meanwhile; four batches circulate.
 type batchWriter struct {
 	free, full chan *store.SampleBatch
-	done       chan struct{}
+	wg         sync.WaitGroup
+	mu         sync.Mutex
 	written    int
 	err        error
 	errSet     atomic.Bool
 }
 
+const (
+	writers         = 2
+	batchesInFlight = 4
+)
+
 func newBatchWriter(ctx context.Context, im *Importer, batchID uint64, size int) *batchWriter {
-	w := &batchWriter{free: make(chan *store.SampleBatch, 3), full: make(chan *store.SampleBatch, 3), done: make(chan struct{})}
-	for range 3 {
+	w := &batchWriter{free: make(chan *store.SampleBatch, batchesInFlight), full: make(chan *store.SampleBatch, batchesInFlight)}
+	for range batchesInFlight {
 		w.free <- store.NewSampleBatch(size)
 	}
-	go func() {
-		defer close(w.done)
-		for b := range w.full {
-			if !w.errSet.Load() && b.Len() > 0 {
-				if err := store.InsertImportedBatch(ctx, im.Store, b, batchID); err != nil {
-					w.err = err
-					w.errSet.Store(true)
-				} else {
-					if w.written == 0 {
-						im.log().Info("writing samples", zap.Uint64("batch", batchID))
+	for range writers {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for b := range w.full {
+				if !w.errSet.Load() && b.Len() > 0 {
+					err := store.InsertImportedBatch(ctx, im.Store, b, batchID)
+					w.mu.Lock()
+					if err != nil && w.err == nil {
+						w.err = err
+						w.errSet.Store(true)
+					} else if err == nil {
+						if w.written == 0 {
+							im.log().Info("writing samples", zap.Uint64("batch", batchID))
+						}
+						w.written += b.Len()
 					}
-					w.written += b.Len()
-					stall("second batch")
+					w.mu.Unlock()
+					if err == nil {
+						stall("second batch")
+					}
 				}
+				b.Reset()
+				w.free <- b
 			}
-			b.Reset()
-			w.free <- b
-		}
-	}()
+		}()
+	}
 	return w
 }
 
@@ -183,7 +199,7 @@ func (w *batchWriter) failed() bool { return w.errSet.Load() }
 // close waits for the writes and says how many rows were written, or why not.
 func (w *batchWriter) close() (int, error) {
 	close(w.full)
-	<-w.done
+	w.wg.Wait()
 	return w.written, w.err
 }
 
@@ -203,55 +219,48 @@ const (
 	colPod
 )
 
-// sample parses the current record of a samples file.
-func (c *csvFile) sample() (gpumeter.Sample, string) {
-	var s gpumeter.Sample
+// sample parses the current record of a samples file into r.
+func (c *csvFile) sample(r *store.SampleRow) string {
 	var err error
-	if s.TS, err = parseTime("ts", c.field(colTS)); err != nil {
-		return s, err.Error()
+	if r.TS, err = parseTime("ts", c.field(colTS)); err != nil {
+		return err.Error()
 	}
-	if s.GPUUUID = c.field(colGPU); s.GPUUUID == "" {
-		return s, "gpu_uuid is empty"
+	if r.GPU = c.field(colGPU); r.GPU == "" {
+		return "gpu_uuid is empty"
 	}
-	s.Hostname, s.Namespace, s.Pod = c.field(colHost), c.field(colNamespace), c.field(colPod)
-	for _, f := range [...]struct {
+	r.Host, r.Namespace, r.Pod, r.Has = c.field(colHost), c.field(colNamespace), c.field(colPod), 0
+	for i, f := range [...]struct {
 		col      int
-		dst      **float64
 		min, max float64
-	}{
-		{colGPUUtil, &s.GPUUtil, 0, 100},
-		{colGrEngineActive, &s.GrEngineActive, 0, 1},
-		{colSMActive, &s.SMActive, 0, 1},
-		{colPower, &s.PowerW, 0, 1e6},
-	} {
+	}{{colGPUUtil, 0, 100}, {colGrEngineActive, 0, 1}, {colSMActive, 0, 1}, {colPower, 0, 1e6}} {
 		v := c.field(f.col)
 		if v == "" {
 			continue
 		}
 		x, err := strconv.ParseFloat(v, 64)
 		if err != nil || x < f.min || x > f.max || x != x {
-			return s, fmt.Sprintf("%s %q is not a number from %g to %g", SampleColumns[f.col], v, f.min, f.max)
+			return fmt.Sprintf("%s %q is not a number from %g to %g", SampleColumns[f.col], v, f.min, f.max)
 		}
-		*f.dst = &x
+		r.Float[i], r.Has = x, r.Has|1<<i
 	}
-	for _, f := range [...]struct {
+	for i, f := range [...]struct {
 		col int
-		dst **uint64
 		max uint64
-	}{
-		{colFBUsed, &s.FBUsedMiB, 1<<32 - 1},
-		{colFBFree, &s.FBFreeMiB, 1<<32 - 1},
-		{colEnergy, &s.EnergyMJ, 1<<63 - 1},
-	} {
+	}{{colFBUsed, 1<<32 - 1}, {colFBFree, 1<<32 - 1}, {colEnergy, 1<<63 - 1}} {
 		v := c.field(f.col)
 		if v == "" {
 			continue
 		}
 		x, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || x > f.max {
-			return s, fmt.Sprintf("%s %q is not a whole number from 0 to %d", SampleColumns[f.col], v, f.max)
+			return fmt.Sprintf("%s %q is not a whole number from 0 to %d", SampleColumns[f.col], v, f.max)
 		}
-		*f.dst = &x
+		if i < 2 {
+			r.FB[i] = x
+		} else {
+			r.Energy = x
+		}
+		r.Has |= 1 << (4 + i)
 	}
-	return s, ""
+	return ""
 }

@@ -100,6 +100,7 @@ func Render(src string, d store.Dialect, o Options) ([]string, error) {
 			}
 			return engine + "(" + strings.Join(args, ", ") + ")"
 		},
+		"codecs": d.Codecs,
 		"codec": func(codec string) string {
 			if d.Codecs() {
 				return " CODEC(" + codec + ")"

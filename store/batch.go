@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/nipa-gpu/gpumeter"
 )
 
 // ColumnInserter takes rows as columns, one typed slice a column ([]string,
@@ -61,39 +59,49 @@ func (b *SampleBatch) Reset() {
 	b.minT, b.maxT = time.Time{}, time.Time{}
 }
 
-// Add appends a sample; the caller keeps to the capacity.
-func (b *SampleBatch) Add(s gpumeter.Sample) {
+// SampleRow is one sample as a bulk write reads it: no pointers, so that
+// millions of them cost no allocation.
+type SampleRow struct {
+	TS                        time.Time // UTC
+	GPU, Host, Namespace, Pod string
+	Float                     [4]float64 // gpu_util, gr_engine_active, sm_active, power_w
+	FB                        [2]uint64  // fb_used_mib, fb_free_mib
+	Energy                    uint64
+	Has                       uint8 // bit i set: Float[i] (0–3), FB[i-4] (4, 5), Energy (6) holds a value
+}
+
+// Add appends a row; the caller keeps to the capacity.
+func (b *SampleBatch) Add(r *SampleRow) {
 	if b.Full() {
 		panic("store: SampleBatch over capacity")
 	}
-	b.gpu, b.host, b.namespace, b.pod = append(b.gpu, s.GPUUUID), append(b.host, s.Hostname), append(b.namespace, s.Namespace), append(b.pod, s.Pod)
-	ts := s.TS.UTC()
-	b.ts = append(b.ts, ts)
-	if b.minT.IsZero() || ts.Before(b.minT) {
-		b.minT = ts
+	b.gpu, b.host, b.namespace, b.pod = append(b.gpu, r.GPU), append(b.host, r.Host), append(b.namespace, r.Namespace), append(b.pod, r.Pod)
+	b.ts = append(b.ts, r.TS)
+	if b.minT.IsZero() || r.TS.Before(b.minT) {
+		b.minT = r.TS
 	}
-	if ts.After(b.maxT) {
-		b.maxT = ts
+	if r.TS.After(b.maxT) {
+		b.maxT = r.TS
 	}
-	for i, v := range [4]*float64{s.GPUUtil, s.GrEngineActive, s.SMActive, s.PowerW} {
+	for i, v := range r.Float {
 		var p *float32
-		if v != nil {
-			b.f32Vals = append(b.f32Vals, float32(*v))
+		if r.Has&(1<<i) != 0 {
+			b.f32Vals = append(b.f32Vals, float32(v))
 			p = &b.f32Vals[len(b.f32Vals)-1]
 		}
 		b.f32[i] = append(b.f32[i], p)
 	}
-	for i, v := range [2]*uint64{s.FBUsedMiB, s.FBFreeMiB} {
+	for i, v := range r.FB {
 		var p *uint32
-		if v != nil {
-			b.u32Vals = append(b.u32Vals, uint32(*v))
+		if r.Has&(1<<(4+i)) != 0 {
+			b.u32Vals = append(b.u32Vals, uint32(v))
 			p = &b.u32Vals[len(b.u32Vals)-1]
 		}
 		b.fb[i] = append(b.fb[i], p)
 	}
 	var e *uint64
-	if s.EnergyMJ != nil {
-		b.u64Vals = append(b.u64Vals, *s.EnergyMJ)
+	if r.Has&(1<<6) != 0 {
+		b.u64Vals = append(b.u64Vals, r.Energy)
 		e = &b.u64Vals[len(b.u64Vals)-1]
 	}
 	b.energy = append(b.energy, e)

@@ -9,16 +9,17 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nipa-gpu/gpumeter/imports"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/schemas"
+	"github.com/nipa-gpu/gpumeter/sim"
 	"github.com/nipa-gpu/gpumeter/store"
 	_ "github.com/nipa-gpu/gpumeter/store/chdb"
 	_ "github.com/nipa-gpu/gpumeter/store/clickhouse"
@@ -179,7 +180,10 @@ func procMemory(pid int) (hwm, anon float64) {
 	return hwm, anon
 }
 
-// generate writes n samples: GPUs at 15 s, realistic values, a few missing.
+// generate writes n samples of the simulated fleet (sim) at 15 s, node by
+// node over as many hours as it takes: daily cycles, jobs starting and
+// stopping, idle and unallocated GPUs, blank values, energy counters. Real
+// series, not noise: what the storage codecs are measured on.
 func generate(path string, n int) (int64, error) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -188,22 +192,32 @@ func generate(path string, n int) (int64, error) {
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
 	w.WriteString(strings.Join(imports.SampleColumns, ",") + "\n")
-	rng := rand.New(rand.NewSource(1))
-	const gpus = 1000
-	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.FixedZone("KST", 9*3600))
-	energy := make([]uint64, gpus)
-	for i := 0; i < n; i++ {
-		g, step := i%gpus, i/gpus
-		ts := start.Add(time.Duration(step) * 15 * time.Second).Format(time.RFC3339)
-		util := rng.Intn(101)
-		energy[g] += uint64(300000 + rng.Intn(9000000))
-		utilS := fmt.Sprint(util)
-		if rng.Intn(200) == 0 {
-			utilS = ""
+	from := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	fleet := sim.New(1, 0.0134, from, from.AddDate(0, 1, 0)) // 22 nodes, 176 GPUs
+	steps := (n + len(fleet.Nodes)*sim.GPUsPerNode - 1) / (len(fleet.Nodes) * sim.GPUsPerNode)
+	written := 0
+	opt := func(p *float64) string {
+		if p == nil {
+			return ""
 		}
-		fmt.Fprintf(w, "%s,GPU-%08d,node-%04d,%s,%.3f,%.3f,%d,%d,%.1f,%d,ns-%d,pod-%d\n",
-			ts, g, g/8, utilS, float64(util)/100, float64(util)/120, 1000+rng.Intn(140000), 1000+rng.Intn(140000),
-			100+float64(rng.Intn(6000))/10, energy[g], g%50, g%400)
+		return strconv.FormatFloat(*p, 'f', -1, 64)
+	}
+	optU := func(p *uint64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatUint(*p, 10)
+	}
+	for _, node := range fleet.Nodes {
+		for _, g := range node.GPUs {
+			for k := 0; k < steps && written < n; k++ {
+				s := fleet.Sample(g, from.Add(time.Duration(k)*15*time.Second))
+				fmt.Fprintf(w, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", s.TS.Format(time.RFC3339), s.GPUUUID, s.Hostname,
+					opt(s.GPUUtil), opt(s.GrEngineActive), opt(s.SMActive), optU(s.FBUsedMiB), optU(s.FBFreeMiB), opt(s.PowerW),
+					optU(s.EnergyMJ), s.Namespace, s.Pod)
+				written++
+			}
+		}
 	}
 	if err := w.Flush(); err != nil {
 		return 0, err
