@@ -1,14 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -28,6 +30,41 @@ import (
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
+// serveExportersEnv makes the bench binary serve the fleet's exporters
+// (serveExporters) instead of benchmarking.
+const serveExportersEnv = "GPUMETER_BENCH_EXPORTERS"
+
+// exporterBodies are what every endpoint of the fleet serves: the realistic
+// 8×H200 payload (all default counters, Kubernetes labels) with UUIDs of
+// its own, pre-rendered, so that serving costs next to nothing.
+func exporterBodies(fleet *sim.Fleet) (map[string][]byte, error) {
+	fixture, err := os.ReadFile("testdata/collector/h200-k8s/metrics.prom")
+	if err != nil {
+		return nil, err
+	}
+	bodies := map[string][]byte{}
+	for i, n := range fleet.Nodes {
+		bodies["/nodes/"+n.Name+"/metrics"] = bytes.ReplaceAll(fixture, []byte("a7c3-000000"), []byte(fmt.Sprintf("a7c3-%06d", i)))
+	}
+	return bodies, nil
+}
+
+// serveExporters serves the fleet's bodies on a loopback port, prints its
+// URL, and runs until killed.
+func serveExporters() error {
+	at := time.Date(2026, 10, 15, 5, 0, 0, 0, time.UTC)
+	bodies, err := exporterBodies(sim.New(1, 1, at.AddDate(0, 0, -14), at.AddDate(0, 0, 17)))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println("http://" + ln.Addr().String())
+	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(bodies[r.URL.Path]) }))
+}
+
 // benchCollector: one full-fleet scrape round (13,136 GPUs on 1,642
 // endpoints) against bare expfmt parsing of the same bytes; then sustained
 // writes into each backend; then the collector's RSS in a process of its own.
@@ -35,25 +72,32 @@ func benchCollector(bin string) error {
 	fmt.Println("\n== collector ==")
 	at := time.Date(2026, 10, 15, 5, 0, 0, 0, time.UTC)
 	fleet := sim.New(1, 1, at.AddDate(0, 0, -14), at.AddDate(0, 0, 17))
-	// Every endpoint serves the realistic 8×H200 payload (all default
-	// counters, Kubernetes labels), with UUIDs of its own.
-	fixture, err := os.ReadFile("testdata/collector/h200-k8s/metrics.prom")
+	bodies, err := exporterBodies(fleet)
 	if err != nil {
 		return err
 	}
-	bodies := map[string][]byte{}
 	total := 0
-	for i, n := range fleet.Nodes {
-		b := bytes.ReplaceAll(fixture, []byte("a7c3-000000"), []byte(fmt.Sprintf("a7c3-%06d", i)))
-		bodies["/nodes/"+n.Name+"/metrics"] = b
+	for _, b := range bodies {
 		total += len(b)
 	}
-	// Pre-rendered bodies: the server costs next to nothing, so what is
-	// measured is the collector.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write(bodies[r.URL.Path])
-	}))
-	defer srv.Close()
+	// The exporters run in a process of their own, as they would on other
+	// machines: the round's CPU is the collector's alone.
+	exporters := exec.Command(os.Args[0])
+	exporters.Env = append(os.Environ(), serveExportersEnv+"=1")
+	exporters.Stderr = os.Stderr
+	out, err := exporters.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := exporters.Start(); err != nil {
+		return err
+	}
+	defer func() { exporters.Process.Kill(); exporters.Wait() }()
+	base, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("exporters: %w", err)
+	}
+	srv := struct{ URL string }{strings.TrimSpace(base)}
 	var targets []string
 	for path := range bodies {
 		targets = append(targets, srv.URL+path)
@@ -92,6 +136,16 @@ func benchCollector(bin string) error {
 		}
 	}
 	baseWall, baseCPU := time.Since(start), cpuSeconds()-cpu0
+	// gpumeter's parser over the same bytes: textparse plus the rules of
+	// SPEC §4 (one sample per GPU, MIG, time-slicing, sentinels).
+	cpu0 = cpuSeconds()
+	start = time.Now()
+	for _, b := range bodies {
+		if _, _, err := collector.ParseDCGM(bytes.NewReader(b), at, collector.DefaultLimits); err != nil {
+			return err
+		}
+	}
+	parseWall, parseCPU := time.Since(start), cpuSeconds()-cpu0
 
 	// One collector round: HTTP, parse, normalise, hand to the writer.
 	sink := &countingSink{}
@@ -127,6 +181,7 @@ func benchCollector(bin string) error {
 	fmt.Printf("%-34s %8s %8s\n", "", "wall s", "CPU s")
 	fmt.Printf("%-34s %8.2f %8.2f\n", "expfmt parse only", expfmtWall.Seconds(), expfmtCPU)
 	fmt.Printf("%-34s %8.2f %8.2f\n", "textparse (lexer + labels) only", baseWall.Seconds(), baseCPU)
+	fmt.Printf("%-34s %8.2f %8.2f   (%.2fx textparse alone)\n", "collector.ParseDCGM only", parseWall.Seconds(), parseCPU, parseCPU/baseCPU)
 	fmt.Printf("%-34s %8.2f %8.2f   (%d samples; CPU %.2fx textparse alone)\n", "collector round (64 in flight)",
 		roundWall.Seconds(), roundCPU, samples, roundCPU/baseCPU)
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -26,10 +27,29 @@ import (
 )
 
 func main() {
+	if os.Getenv(serveExportersEnv) != "" {
+		if err := serveExporters(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench exporters:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	rows := flag.Int("rows", 1_000_000, "samples in the generated CSV")
 	bin := flag.String("bin", "bin/gpumeter", "gpumeter binary")
-	what := flag.String("what", "import,collector,aggregate", "benchmarks to run: import, collector, aggregate")
+	what := flag.String("what", "import,collector,remotewrite,aggregate", "benchmarks to run: import, collector, remotewrite, aggregate")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the benchmarks here")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, w := range strings.Split(*what, ",") {
 		var err error
 		switch w {
@@ -37,6 +57,8 @@ func main() {
 			err = benchImport(*rows, *bin)
 		case "collector":
 			err = benchCollector(*bin)
+		case "remotewrite":
+			err = benchRemoteWrite()
 		case "aggregate":
 			err = benchAggregate(*bin)
 		default:
@@ -44,6 +66,7 @@ func main() {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 	}
