@@ -108,14 +108,16 @@ func TestUnknownFieldIsAnError(t *testing.T) {
 	}
 }
 
-// The example production configuration in deploy/ is valid as it stands.
+// The example configurations in deploy/ are valid as they stand.
 func TestDeployExampleIsValid(t *testing.T) {
-	cfg, err := Load("../deploy/gpumeter.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"gpumeter.yaml", "gpumeter-agent.yaml"} {
+		cfg, err := Load("../deploy/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
 	}
 }
 
