@@ -174,6 +174,30 @@ func KRW(seconds int64, rate float64) int64 {
 	return new(big.Int).Quo(x.Num(), x.Denom()).Int64() // floor for x >= 0
 }
 
+// EnergyMJ is energy in millijoules per class (SPEC §5 "Energy"): the same
+// sums as Seconds, of another quantity.
+type EnergyMJ = Seconds
+
+// KWh turns millijoules into kWh rounded half up to 3 decimals (whole Wh).
+func KWh(mJ int64) float64 {
+	sign := int64(1)
+	if mJ < 0 {
+		sign, mJ = -1, -mJ
+	}
+	return float64(sign*((mJ+1_800_000)/3_600_000)) / 1000
+}
+
+// KRWForEnergy is round_half_up(mJ / 3.6e9 × rate) in whole won.
+func KRWForEnergy(mJ int64, rate float64) int64 {
+	r, ok := new(big.Rat).SetString(strconv.FormatFloat(rate, 'f', -1, 64))
+	if !ok {
+		return 0
+	}
+	x := new(big.Rat).Mul(r, new(big.Rat).SetFrac64(mJ, 3_600_000_000))
+	x.Add(x, big.NewRat(1, 2))
+	return new(big.Int).Quo(x.Num(), x.Denom()).Int64()
+}
+
 // Pct is part/whole in percent, rounded half up to 3 decimals; 0 of nothing.
 func Pct(part, whole int64) float64 {
 	if whole == 0 {

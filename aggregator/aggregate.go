@@ -143,7 +143,8 @@ func appendRows(rows []store.Rollup, gpu string, cells map[cellKey]*cell, old []
 		c := cells[k]
 		rows = append(rows, store.Rollup{Hour: k.Hour, GPU: gpu, Provider: c.provider, Node: c.node, Model: c.model,
 			Share: k.Share, Project: k.Project, Kind: c.kind, Capacity: int64(c.capacity), Active: int64(c.active),
-			Idle: int64(c.idle), NoData: int64(c.noData), ActiveFrom: c.activeFrom, ActiveUntil: c.activeUntil})
+			Idle: int64(c.idle), NoData: int64(c.noData), ActiveFrom: c.activeFrom, ActiveUntil: c.activeUntil,
+			EnergyActive: c.energyActive, EnergyIdle: c.energyIdle, EnergyNoData: c.energyNoData, EnergyUnattributed: c.energyUnattributed})
 	}
 	return rows
 }
@@ -167,12 +168,14 @@ func (a *Aggregator) eachCells(ctx context.Context, tl *Timelines, gpus []string
 		points = points[:0]
 		start := make([]int, len(part)+1)
 		last, ordered := -1, true
-		n, err := store.SampleStates(ctx, a.Store, part, from-gap, to, a.Params.Activity, func(i int, t int64, s int8) {
+		// Beyond to by gap: the energy delta of a sample near the end
+		// belongs to its second, and needs the next one.
+		n, err := store.SampleStates(ctx, a.Store, part, from-gap, to+gap, a.Params.Activity, func(i int, t int64, s int8, e int64) {
 			ordered = ordered && i >= last
 			for ; last < i; last++ {
 				start[last+1] = len(points)
 			}
-			points = append(points, point{t, s})
+			points = append(points, point{t, s, e})
 		})
 		if err != nil {
 			return total, err
@@ -184,9 +187,19 @@ func (a *Aggregator) eachCells(ctx context.Context, tl *Timelines, gpus []string
 			start[last+1] = len(points)
 		}
 		total += n
+		prev, err := a.energyBefore(ctx, part, points, start, from, gap)
+		if err != nil {
+			return total, err
+		}
 		cells := make(map[string]map[cellKey]*cell, len(part))
 		for i, g := range part {
-			cells[g] = classify(points[start[i]:start[i+1]], tl.Inv[g], tl.Holds[g], from, to, gap)
+			pts := points[start[i]:start[i+1]]
+			cells[g] = classify(pts, tl.Inv[g], tl.Holds[g], from, to, gap)
+			var p *store.EnergyReading
+			if r, ok := prev[g]; ok {
+				p = &r
+			}
+			energy(cells[g], pts, p, tl.Inv[g], tl.Holds[g], from, to, gap)
 		}
 		if err := fn(part, cells); err != nil {
 			return total, err
@@ -196,6 +209,29 @@ func (a *Aggregator) eachCells(ctx context.Context, tl *Timelines, gpus []string
 		}
 	}
 	return total, nil
+}
+
+// EnergyLookback bounds how far before a window the last energy reading of
+// a GPU is looked for, when the window's samples begin after a gap.
+const EnergyLookback = 35 * 24 * 3600
+
+// energyBefore finds, for the GPUs whose first energy reading in the window
+// has no reading before it among the points, the last one before them: the
+// delta across that gap is unattributed, never lost.
+func (a *Aggregator) energyBefore(ctx context.Context, part []string, points []point, start []int, from, gap int64) (map[string]store.EnergyReading, error) {
+	var need []string
+	for i, g := range part {
+		for _, p := range points[start[i]:start[i+1]] {
+			if p.energy == store.NoEnergy {
+				continue
+			}
+			if p.t >= from {
+				need = append(need, g)
+			}
+			break
+		}
+	}
+	return store.LastEnergy(ctx, a.Store, need, from-EnergyLookback, from-gap)
 }
 
 // Totals are one GPU's seconds on the government share over a window.

@@ -11,8 +11,9 @@ import (
 )
 
 type point struct {
-	t     int64 // unix seconds
-	state int8  // store.State*
+	t      int64 // unix seconds
+	state  int8  // store.State*
+	energy int64 // millijoules; store.NoEnergy when the sample has none
 }
 
 // cellKey is one rollup row of a GPU: an hour, a share, a project.
@@ -26,6 +27,8 @@ type cell struct {
 	active, idle, noData  uint32
 	activeFrom            int64 // first active second, 0 if none
 	activeUntil           int64 // one past the last active second, 0 if none
+	// Energy in millijoules by the state of its second, and unattributed.
+	energyActive, energyIdle, energyNoData, energyUnattributed int64
 }
 
 // classify accounts one GPU over [from, to): points sorted by time (with
@@ -144,6 +147,69 @@ func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int
 		}
 	}
 	return cells
+}
+
+// energy adds a GPU's energy over [from, to) to its cells (SPEC §5): the
+// counter's delta between consecutive samples that have it (a decrease is a
+// restart: the later value is the delta) belongs to the earlier sample's
+// second when they are at most gap apart, by that second's state, share and
+// holder; across a longer gap it is unattributed, in the later sample's
+// second. A second that is not capacity takes nothing. points run from
+// before from to beyond to by gap; prev is the last reading before them,
+// when the first reading in them needs one.
+func energy(cells map[cellKey]*cell, points []point, prev *store.EnergyReading, inv []InvSpan, holds []HoldSpan, from, to, gap int64) {
+	var last *point
+	if prev != nil {
+		last = &point{t: prev.T, energy: prev.MJ, state: store.StateMissing}
+	}
+	for i := range points {
+		q := &points[i]
+		if q.energy == store.NoEnergy {
+			continue
+		}
+		if p := last; p != nil {
+			delta := q.energy - p.energy
+			if q.energy < p.energy {
+				delta = q.energy
+			}
+			switch {
+			case q.t-p.t <= gap && p.t >= from && p.t < to:
+				if c := cellAt(cells, p.t, inv, holds); c != nil {
+					switch p.state {
+					case store.StateActive:
+						c.energyActive += delta
+					case store.StateIdle:
+						c.energyIdle += delta
+					default:
+						c.energyNoData += delta
+					}
+				}
+			case q.t-p.t > gap && q.t >= from && q.t < to:
+				if c := cellAt(cells, q.t, inv, holds); c != nil {
+					c.energyUnattributed += delta
+				}
+			}
+		}
+		last = q
+	}
+}
+
+// cellAt is the cell of second t, nil when t is not capacity. Every
+// capacity second of the window has its cell already.
+func cellAt(cells map[cellKey]*cell, t int64, inv []InvSpan, holds []HoldSpan) *cell {
+	for _, r := range inv {
+		if r.From <= t && t < r.To {
+			project := ""
+			for _, h := range holds {
+				if h.From <= t && t < h.To {
+					project = h.Project
+					break
+				}
+			}
+			return cells[cellKey{Hour: floorHour(t), Share: r.Share, Project: project}]
+		}
+	}
+	return nil
 }
 
 func floorHour(t int64) int64 { return t - ((t%3600)+3600)%3600 }

@@ -55,7 +55,7 @@ func TestCoverageAndStates(t *testing.T) {
 	//   +200 covers [200, 260) 60 s no_data (metric missing)
 	//   +300 covers [300, 360) 60 s idle
 	// covered 210 s; the other 3,390 s of the hour are no_data: 3,390 + 60 = 3,450.
-	pts := []point{{base, 1}, {base + 15, 1}, {base + 30, 0}, {base + 200, -1}, {base + 300, 0}}
+	pts := []point{{base, 1, -1}, {base + 15, 1, -1}, {base + 30, 0, -1}, {base + 200, -1, -1}, {base + 300, 0, -1}}
 	got := classify(pts, []InvSpan{gov(base, gpumeter.Forever)}, nil, base, base+3600, 60)
 	wantSums(t, got, map[string]int64{"capacity": 3600, "unallocated_active": 30, "unallocated_idle": 120, "no_data": 3450})
 	c := got[cellKey{Hour: base, Share: gpumeter.ShareGovernment}]
@@ -70,7 +70,7 @@ func TestAllocationsSplitClasses(t *testing.T) {
 	// public_active 1,800, provider_active 1,200, unallocated_active 600.
 	var pts []point
 	for s := int64(0); s < 3600; s += 15 {
-		pts = append(pts, point{base + s, 1})
+		pts = append(pts, point{base + s, 1, -1})
 	}
 	holds := []HoldSpan{
 		{Span{base, base + 1800}, "p-pub", gpumeter.ProjectPublic},
@@ -101,7 +101,7 @@ func TestRedesignationAndDecommission(t *testing.T) {
 func TestCoverageCrossesWindowAndHour(t *testing.T) {
 	// A sample 30 s before the window covers its first 30 s; one at +3590
 	// covers [3590, 3650): 10 s in the first hour, 50 s in the second.
-	pts := []point{{base - 30, 1}, {base + 3590, 0}}
+	pts := []point{{base - 30, 1, -1}, {base + 3590, 0, -1}}
 	got := classify(pts, []InvSpan{gov(0, gpumeter.Forever)}, nil, base, base+7200, 60)
 	h0 := got[cellKey{Hour: base, Share: gpumeter.ShareGovernment, Project: ""}]
 	h1 := got[cellKey{Hour: base + 3600, Share: gpumeter.ShareGovernment, Project: ""}]
@@ -195,7 +195,7 @@ func randomScenario(r *rand.Rand, from, to int64) ([]point, []InvSpan, []HoldSpa
 	gap := int64(1 + r.Intn(90))
 	var pts []point
 	for t := from - gap - int64(r.Intn(60)); t < to; t += int64(1 + r.Intn(120)) {
-		pts = append(pts, point{t, int8(r.Intn(3) - 1)})
+		pts = append(pts, point{t, int8(r.Intn(3) - 1), -1})
 	}
 	return pts, inv, holds, gap
 }

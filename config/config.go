@@ -25,18 +25,20 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Timezone   string                    `yaml:"timezone"`
-	Store      string                    `yaml:"store"`
-	Activity   Activity                  `yaml:"activity"`
-	Idle       Idle                      `yaml:"idle"`
-	Providers  map[string]ProviderLimits `yaml:"providers"`
-	Tariffs    []Tariff                  `yaml:"tariffs"`
-	Webhook    Webhook                   `yaml:"webhook"`
-	Retention  Retention                 `yaml:"retention"`
-	Collector  Collector                 `yaml:"collector"`
-	Schedule   Schedule                  `yaml:"schedule"`
-	Server     Server                    `yaml:"server"`
-	Principals []Principal               `yaml:"principals,omitempty"`
+	Timezone  string                    `yaml:"timezone"`
+	Store     string                    `yaml:"store"`
+	Activity  Activity                  `yaml:"activity"`
+	Idle      Idle                      `yaml:"idle"`
+	Providers map[string]ProviderLimits `yaml:"providers"`
+	Tariffs   []Tariff                  `yaml:"tariffs"`
+	// EnergyTariffs, optional, add energy charges beside the GPU-hour ones.
+	EnergyTariffs []EnergyTariff `yaml:"energy_tariffs,omitempty"`
+	Webhook       Webhook        `yaml:"webhook"`
+	Retention     Retention      `yaml:"retention"`
+	Collector     Collector      `yaml:"collector"`
+	Schedule      Schedule       `yaml:"schedule"`
+	Server        Server         `yaml:"server"`
+	Principals    []Principal    `yaml:"principals,omitempty"`
 }
 
 // Server is the HTTP service of `gpumeter run` (SPEC §8).
@@ -144,6 +146,13 @@ type Tariff struct {
 	Model         string            `yaml:"model"`
 	KRWPerGPUHour float64           `yaml:"krw_per_gpu_hour"`
 	BilledTo      gpumeter.BilledTo `yaml:"billed_to"`
+}
+
+// EnergyTariff prices the energy of one model's GPUs (SPEC §5 "Energy").
+type EnergyTariff struct {
+	Model     string            `yaml:"model"`
+	KRWPerKWh float64           `yaml:"krw_per_kwh"`
+	BilledTo  gpumeter.BilledTo `yaml:"billed_to"`
 }
 
 // Webhook is where idle flags are POSTed.
@@ -360,6 +369,23 @@ func (c Config) Validate() error {
 			bad(field, string(t.Class)+"/"+t.Model, fmt.Sprintf("same class and model as tariffs[%d]", j))
 		}
 		seen[key] = i
+	}
+	energyModels := map[string]int{}
+	for i, t := range c.EnergyTariffs {
+		field := fmt.Sprintf("energy_tariffs[%d]", i)
+		if t.Model == "" {
+			bad(field+".model", `""`, "must name a GPU model such as H200")
+		}
+		if t.KRWPerKWh < 0 {
+			bad(field+".krw_per_kwh", t.KRWPerKWh, "must not be negative")
+		}
+		if !t.BilledTo.Valid() {
+			bad(field+".billed_to", quote(string(t.BilledTo)), "must be provider, government or project")
+		}
+		if j, dup := energyModels[t.Model]; dup {
+			bad(field, t.Model, fmt.Sprintf("same model as energy_tariffs[%d]", j))
+		}
+		energyModels[t.Model] = i
 	}
 	if c.Webhook.URL != "" {
 		if err := SecureURL(c.Webhook.URL); err != nil {

@@ -72,6 +72,25 @@ type Provider struct {
 	Violations  []Violation
 	// Reallocation is what became of the idle flags of the period.
 	Reallocation Reallocation
+	// Energy of the provider's GPUs by share and class, and what came
+	// across gaps longer than max_sample_gap (SPEC §5), in millijoules.
+	EnergyGovernment, EnergyPrivate gpumeter.EnergyMJ
+	EnergyUnattributed              int64
+	EnergyCharges                   []EnergyCharge
+}
+
+// EnergyCharge prices the energy of one model's GPUs of a provider: all of
+// it, attributed or not.
+type EnergyCharge struct {
+	Model    string
+	MJ       int64
+	KRW      int64
+	BilledTo gpumeter.BilledTo
+}
+
+// EnergyTotal is all the provider's energy of the period, in millijoules.
+func (p Provider) EnergyTotal() int64 {
+	return p.EnergyGovernment.Total() + p.EnergyPrivate.Total() + p.EnergyUnattributed
 }
 
 // ShareCounts counts GPUs per share.
@@ -103,6 +122,7 @@ type Project struct {
 	ID, Provider              string
 	Kind                      gpumeter.ProjectKind
 	Allocated, Active, NoData int64
+	Energy                    int64 // millijoules of the seconds it held the GPUs
 }
 
 // Day is one local day of a provider's share.
@@ -111,6 +131,7 @@ type Day struct {
 	Provider string
 	Share    gpumeter.Share
 	Seconds  gpumeter.Seconds
+	Energy   int64 // millijoules, unattributed included
 }
 
 // GPU is one GPU's period on one share.
@@ -254,13 +275,15 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 // and data quality.
 func (l *Ledger) account(rows []store.Rollup, counts map[string]map[gpumeter.Share]int, cfg config.Config, scope string) {
 	type acc struct {
-		p            *Provider
-		classByModel map[gpumeter.Class]map[string]int64
+		p             *Provider
+		classByModel  map[gpumeter.Class]map[string]int64
+		energyByModel map[string]int64
 	}
 	accs := map[string]*acc{}
 	get := func(id string) *acc {
 		if accs[id] == nil {
-			accs[id] = &acc{p: &Provider{ID: id, Limits: cfg.Providers[id]}, classByModel: map[gpumeter.Class]map[string]int64{}}
+			accs[id] = &acc{p: &Provider{ID: id, Limits: cfg.Providers[id]}, classByModel: map[gpumeter.Class]map[string]int64{},
+				energyByModel: map[string]int64{}}
 			for _, c := range gpumeter.TariffClasses {
 				accs[id].classByModel[c] = map[string]int64{}
 			}
@@ -275,6 +298,15 @@ func (l *Ledger) account(rows []store.Rollup, counts map[string]map[gpumeter.Sha
 		a := get(r.Provider)
 		var s gpumeter.Seconds
 		s.Add(r.Kind, r.Active, r.Idle, r.NoData)
+		var e gpumeter.EnergyMJ
+		e.Add(r.Kind, r.EnergyActive, r.EnergyIdle, r.EnergyNoData)
+		a.p.EnergyUnattributed += r.EnergyUnattributed
+		a.energyByModel[r.Model] += e.Total() + r.EnergyUnattributed
+		if r.Share == gpumeter.ShareGovernment {
+			a.p.EnergyGovernment.Plus(e)
+		} else {
+			a.p.EnergyPrivate.Plus(e)
+		}
 		if r.Share == gpumeter.ShareGovernment {
 			a.p.Government.Plus(s)
 			if r.Kind == gpumeter.ProjectProvider {
@@ -295,6 +327,7 @@ func (l *Ledger) account(rows []store.Rollup, counts map[string]map[gpumeter.Sha
 			p.Allocated += r.Capacity
 			p.Active += r.Active
 			p.NoData += r.NoData
+			p.Energy += e.Total()
 		}
 		k := [2]string{r.GPU, string(r.Share)}
 		if gpus[k] == nil {
@@ -319,6 +352,12 @@ func (l *Ledger) account(rows []store.Rollup, counts map[string]map[gpumeter.Sha
 		p.Lent = p.Private.PublicActive + p.Private.PublicIdle
 		p.PrivateUsed = p.Private.ProviderActive + p.Private.ProviderIdle
 		p.Charges = charges(cfg.Tariffs, a.classByModel)
+		p.EnergyCharges = []EnergyCharge{}
+		for _, t := range cfg.EnergyTariffs {
+			if mJ, ok := a.energyByModel[t.Model]; ok {
+				p.EnergyCharges = append(p.EnergyCharges, EnergyCharge{Model: t.Model, MJ: mJ, KRW: gpumeter.KRWForEnergy(mJ, t.KRWPerKWh), BilledTo: t.BilledTo})
+			}
+		}
 		l.Providers = append(l.Providers, *p)
 	}
 	for _, id := range slices.Sorted(maps.Keys(projects)) {
@@ -364,6 +403,7 @@ func (l *Ledger) days(hours []store.Rollup, loc *time.Location) {
 		share         gpumeter.Share
 	}
 	daily := map[dayKey]*gpumeter.Seconds{}
+	energy := map[dayKey]int64{}
 	peak := map[string]map[int64]int64{}
 	for _, h := range hours {
 		k := dayKey{time.Unix(h.Hour, 0).In(loc).Format("2006-01-02"), h.Provider, h.Share}
@@ -371,6 +411,7 @@ func (l *Ledger) days(hours []store.Rollup, loc *time.Location) {
 			daily[k] = &gpumeter.Seconds{}
 		}
 		daily[k].Add(h.Kind, h.Active, h.Idle, h.NoData)
+		energy[k] += h.EnergyActive + h.EnergyIdle + h.EnergyNoData + h.EnergyUnattributed
 		if h.Kind == gpumeter.ProjectProvider {
 			if peak[h.Provider] == nil {
 				peak[h.Provider] = map[int64]int64{}
@@ -382,7 +423,7 @@ func (l *Ledger) days(hours []store.Rollup, loc *time.Location) {
 		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.provider, b.provider), cmp.Compare(a.share, b.share))
 	})
 	for _, k := range keys {
-		l.Daily = append(l.Daily, Day{Day: k.day, Provider: k.provider, Share: k.share, Seconds: *daily[k]})
+		l.Daily = append(l.Daily, Day{Day: k.day, Provider: k.provider, Share: k.share, Seconds: *daily[k], Energy: energy[k]})
 	}
 	for i := range l.Providers {
 		p := &l.Providers[i]

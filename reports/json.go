@@ -35,6 +35,18 @@ type Provider struct {
 	ChargesKRW          []Charge     `json:"charges_krw"`
 	Violations          []Violation  `json:"violations"`
 	IdleReallocation    Reallocation `json:"idle_reallocation"`
+	// Energy by share and class, and across gaps (SPEC §5, §6).
+	EnergyKWh             ShareClasses   `json:"energy_kwh"`
+	EnergyUnattributedKWh float64        `json:"energy_unattributed_kwh"`
+	EnergyChargesKRW      []EnergyCharge `json:"energy_charges_krw"`
+}
+
+// EnergyCharge is the price of one model's energy (energy_tariffs).
+type EnergyCharge struct {
+	Model    string            `json:"model"`
+	KWh      float64           `json:"kwh"`
+	KRW      int64             `json:"krw"`
+	BilledTo gpumeter.BilledTo `json:"billed_to"`
 }
 
 // Reallocation is what became of the month's idle flags (SPEC §8.1): those
@@ -99,6 +111,7 @@ type Project struct {
 	AllocatedGPUHours float64              `json:"allocated_gpu_hours"`
 	ActiveGPUHours    float64              `json:"active_gpu_hours"`
 	NoDataGPUHours    float64              `json:"no_data_gpu_hours"`
+	EnergyKWh         float64              `json:"energy_kwh"`
 }
 
 type DataQuality struct {
@@ -124,16 +137,22 @@ func JSON(l *ledger.Ledger) *Report {
 			RefusedSamples: Refused{ForeignGPU: l.DataQuality.RefusedSamples[ownership.ForeignGPU], UnknownGPU: l.DataQuality.RefusedSamples[ownership.UnknownGPU]}}}
 	for _, p := range l.Providers {
 		out := Provider{
-			Provider:            p.ID,
-			GPUs:                ShareCounts{p.GPUs.Government, p.GPUs.Private},
-			CapacityGPUHours:    ShareHours{h(p.Government.Total()), h(p.Private.Total())},
-			Hours:               ShareClasses{ClassHours(p.Government), ClassHours(p.Private)},
-			BorrowedGPUHours:    h(p.Borrowed),
-			LentGPUHours:        h(p.Lent),
-			PrivateUsedGPUHours: h(p.PrivateUsed),
-			PeakProviderGPUs:    h(p.PeakProviderSeconds), // seconds in one hour / 3600, to 3 decimals
-			ChargesKRW:          []Charge{},
-			Violations:          []Violation{},
+			Provider:              p.ID,
+			GPUs:                  ShareCounts{p.GPUs.Government, p.GPUs.Private},
+			CapacityGPUHours:      ShareHours{h(p.Government.Total()), h(p.Private.Total())},
+			Hours:                 ShareClasses{ClassHours(p.Government), ClassHours(p.Private)},
+			BorrowedGPUHours:      h(p.Borrowed),
+			LentGPUHours:          h(p.Lent),
+			PrivateUsedGPUHours:   h(p.PrivateUsed),
+			PeakProviderGPUs:      h(p.PeakProviderSeconds), // seconds in one hour / 3600, to 3 decimals
+			ChargesKRW:            []Charge{},
+			Violations:            []Violation{},
+			EnergyKWh:             ShareClasses{ClassKWh(p.EnergyGovernment), ClassKWh(p.EnergyPrivate)},
+			EnergyUnattributedKWh: gpumeter.KWh(p.EnergyUnattributed),
+			EnergyChargesKRW:      []EnergyCharge{},
+		}
+		for _, c := range p.EnergyCharges {
+			out.EnergyChargesKRW = append(out.EnergyChargesKRW, EnergyCharge{Model: c.Model, KWh: gpumeter.KWh(c.MJ), KRW: c.KRW, BilledTo: c.BilledTo})
 		}
 		r := p.Reallocation
 		out.IdleReallocation = Reallocation{Flags: r.Flags, FlaggedIdleGPUHours: h(r.FlaggedIdle), Reallocated: r.Reallocated, Declined: r.Declined}
@@ -152,7 +171,7 @@ func JSON(l *ledger.Ledger) *Report {
 	}
 	for _, p := range l.Projects {
 		rep.Projects = append(rep.Projects, Project{ProjectID: p.ID, Provider: p.Provider, Kind: p.Kind,
-			AllocatedGPUHours: h(p.Allocated), ActiveGPUHours: h(p.Active), NoDataGPUHours: h(p.NoData)})
+			AllocatedGPUHours: h(p.Allocated), ActiveGPUHours: h(p.Active), NoDataGPUHours: h(p.NoData), EnergyKWh: gpumeter.KWh(p.Energy)})
 	}
 	rep.IdleFlags = append(rep.IdleFlags, l.IdleFlags...)
 	return rep
@@ -163,6 +182,13 @@ func ClassHours(s gpumeter.Seconds) Classes {
 	h := gpumeter.Hours
 	return Classes{h(s.PublicActive), h(s.PublicIdle), h(s.ProviderActive), h(s.ProviderIdle),
 		h(s.UnallocatedActive), h(s.UnallocatedIdle), h(s.NoData)}
+}
+
+// ClassKWh are the seven classes' energy in kWh.
+func ClassKWh(e gpumeter.EnergyMJ) Classes {
+	k := gpumeter.KWh
+	return Classes{k(e.PublicActive), k(e.PublicIdle), k(e.ProviderActive), k(e.ProviderIdle),
+		k(e.UnallocatedActive), k(e.UnallocatedIdle), k(e.NoData)}
 }
 
 // timestamp is a time as the JSON writes it; an open end is "".

@@ -54,11 +54,14 @@ func testLedger() *ledger.Ledger {
 				},
 				Reallocation: ledger.Reallocation{Flags: 3, FlaggedIdle: 140400 + 1, Reallocated: 1, Declined: 1, Acknowledged: 2,
 					MedianSecondsToAck: 9000},
+				EnergyGovernment:   gpumeter.EnergyMJ{PublicActive: 3_601_800_000, ProviderActive: 1_799_999},
+				EnergyUnattributed: 5_400_000,
+				EnergyCharges:      []ledger.EnergyCharge{{Model: "B200", MJ: 3_609_000_000, KRW: 101, BilledTo: gpumeter.BilledToProvider}},
 			},
 		},
 		Projects: []ledger.Project{
 			{ID: "p-own", Provider: "nhn", Kind: gpumeter.ProjectProvider, Allocated: 10800, Active: 9029, NoData: 1771},
-			{ID: "p-pub", Provider: "nhn", Kind: gpumeter.ProjectPublic, Allocated: 32400, Active: 7200, NoData: 21600},
+			{ID: "p-pub", Provider: "nhn", Kind: gpumeter.ProjectPublic, Allocated: 32400, Active: 7200, NoData: 21600, Energy: 3_601_800_000},
 		},
 		Daily: []ledger.Day{
 			day("2026-10-01", "kakao", gpumeter.ShareGovernment, kakaoGov),
@@ -88,6 +91,9 @@ func TestJSONFromLedger(t *testing.T) {
 	// nhn government: 7,200 + 3,609 + 9,029 + 600 + 20,990 + 1,772 = 43,200 s = 12 h;
 	// coverage 52,230 / 86,400 = 60.451 %. Flagged idle 140,401 s = 39.000 h;
 	// median wait 9,000 s = 2.5 h; kakao's flags none, so its median is null.
+	// Energy rounds to whole Wh half up: 3,601,800,000 mJ = 1,000.5 Wh ->
+	// 1.001 kWh; 1,799,999 mJ = 0.49999 Wh -> 0; 5,400,000 mJ = 1.5 Wh ->
+	// 0.002 kWh; the charge 3,609,000,000 mJ = 1.0025 kWh × 100.5 = 100.75 -> 101.
 	want := `{"month":"2026-10","timezone":"Asia/Seoul","generated_at":"2026-11-03T00:00:00Z","inputs_sha256":"abc",` +
 		`"providers":[{"provider":"kakao","gpus":{"government":1,"private":0},"capacity_gpu_hours":{"government":6,"private":0},` +
 		`"hours":{"government":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":3,"unallocated_idle":0,"no_data":3},` +
@@ -96,7 +102,8 @@ func TestJSONFromLedger(t *testing.T) {
 		`"charges_krw":[{"class":"provider_borrowed","model":"B200","gpu_hours":0,"krw":0,"billed_to":"provider"},` +
 		`{"class":"unallocated_active","model":"B200","gpu_hours":3,"krw":9,"billed_to":"provider"}],` +
 		`"violations":[{"kind":"unallocated_use","gpu_uuid":"GPU-K1","node":"k1","from":"2026-09-30T15:00:00Z","to":"2026-09-30T20:59:30Z","gpu_hours":3}],` +
-		`"idle_reallocation":{"flags":0,"flagged_idle_gpu_hours":0,"reallocated":0,"declined":0,"median_hours_to_ack":null}},` +
+		`"idle_reallocation":{"flags":0,"flagged_idle_gpu_hours":0,"reallocated":0,"declined":0,"median_hours_to_ack":null},` +
+		`"energy_kwh":{"government":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":0},"private":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":0}},"energy_unattributed_kwh":0,"energy_charges_krw":[]},` +
 		`{"provider":"nhn","gpus":{"government":2,"private":1},"capacity_gpu_hours":{"government":12,"private":6},` +
 		`"hours":{"government":{"public_active":2,"public_idle":1.003,"provider_active":2.508,"provider_idle":0,"unallocated_active":0.167,"unallocated_idle":5.831,"no_data":0.492},` +
 		`"private":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":6}},` +
@@ -105,9 +112,12 @@ func TestJSONFromLedger(t *testing.T) {
 		`{"class":"public_active","model":"B200","gpu_hours":2,"krw":3001,"billed_to":"government"}],` +
 		`"violations":[{"kind":"borrow_too_long","gpu_uuid":"GPU-G1","node":"n1","from":"2026-09-30T18:00:00Z","to":"","gpu_hours":3},` +
 		`{"kind":"borrow_over_monthly_cap","gpu_uuid":"","node":"","from":"2026-09-30T15:00:00Z","to":"2026-10-31T15:00:00Z","gpu_hours":0.508}],` +
-		`"idle_reallocation":{"flags":3,"flagged_idle_gpu_hours":39,"reallocated":1,"declined":1,"median_hours_to_ack":2.5}}],` +
-		`"projects":[{"project_id":"p-own","provider":"nhn","kind":"provider","allocated_gpu_hours":3,"active_gpu_hours":2.508,"no_data_gpu_hours":0.492},` +
-		`{"project_id":"p-pub","provider":"nhn","kind":"public","allocated_gpu_hours":9,"active_gpu_hours":2,"no_data_gpu_hours":6}],` +
+		`"idle_reallocation":{"flags":3,"flagged_idle_gpu_hours":39,"reallocated":1,"declined":1,"median_hours_to_ack":2.5},` +
+		`"energy_kwh":{"government":{"public_active":1.001,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":0},` +
+		`"private":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":0}},"energy_unattributed_kwh":0.002,` +
+		`"energy_charges_krw":[{"model":"B200","kwh":1.003,"krw":101,"billed_to":"provider"}]}],` +
+		`"projects":[{"project_id":"p-own","provider":"nhn","kind":"provider","allocated_gpu_hours":3,"active_gpu_hours":2.508,"no_data_gpu_hours":0.492,"energy_kwh":0},` +
+		`{"project_id":"p-pub","provider":"nhn","kind":"public","allocated_gpu_hours":9,"active_gpu_hours":2,"no_data_gpu_hours":6,"energy_kwh":1.001}],` +
 		`"idle_flags":[{"flag_id":"0123456789abcdef","kind":"unallocated_idle","provider":"nhn","node":"n1","gpu_uuid":"GPU-G2","project_id":"",` +
 		`"since":"2026-10-30T00:00:00Z","hours":39,"active_pct":0,"coverage_pct":100,"recommendation":"offer"}],` +
 		`"data_quality":{"coverage_pct":60.451,"unregistered_gpus":1,"nodes_without_data":["n2"],"refused_samples":{"foreign_gpu":12,"unknown_gpu":0}}}`

@@ -19,6 +19,17 @@ type Rollup struct {
 	Kind                           gpumeter.ProjectKind
 	Capacity, Active, Idle, NoData int64
 	ActiveFrom, ActiveUntil        int64 // unix; 0: no active second
+	// Energy in millijoules by the state of the second it belongs to, and
+	// what came across a gap longer than max_sample_gap (SPEC §5).
+	EnergyActive, EnergyIdle, EnergyNoData, EnergyUnattributed int64
+}
+
+// energySums sums the energy columns in setEnergy's order.
+const energySums = `toUInt64(sum(energy_active_mj)), toUInt64(sum(energy_idle_mj)), toUInt64(sum(energy_no_data_mj)),
+    toUInt64(sum(energy_unattributed_mj))`
+
+func (r *Rollup) setEnergy(e [4]uint64) {
+	r.EnergyActive, r.EnergyIdle, r.EnergyNoData, r.EnergyUnattributed = int64(e[0]), int64(e[1]), int64(e[2]), int64(e[3])
 }
 
 // RollupKey identifies a rollup row of a GPU.
@@ -29,7 +40,8 @@ type RollupKey struct {
 }
 
 var rollupColumns = []string{"hour", "gpu_uuid", "provider", "node", "model", "share", "project_id", "project_kind",
-	"capacity", "active", "idle", "no_data", "active_from", "active_until", "version"}
+	"capacity", "active", "idle", "no_data", "active_from", "active_until",
+	"energy_active_mj", "energy_idle_mj", "energy_no_data_mj", "energy_unattributed_mj", "version"}
 
 // WriteRollups writes rollup rows under one version: the highest version of
 // a key is the one read (FINAL). A row with zero capacity marks a key that a
@@ -38,7 +50,8 @@ func WriteRollups(ctx context.Context, st Store, rows []Rollup, version uint64) 
 	out := make([][]any, len(rows))
 	for i, r := range rows {
 		out[i] = []any{time.Unix(r.Hour, 0).UTC(), r.GPU, r.Provider, r.Node, r.Model, string(r.Share), r.Project, string(r.Kind),
-			uint32(r.Capacity), uint32(r.Active), uint32(r.Idle), uint32(r.NoData), uint32(r.ActiveFrom), uint32(r.ActiveUntil), version}
+			uint32(r.Capacity), uint32(r.Active), uint32(r.Idle), uint32(r.NoData), uint32(r.ActiveFrom), uint32(r.ActiveUntil),
+			uint64(r.EnergyActive), uint64(r.EnergyIdle), uint64(r.EnergyNoData), uint64(r.EnergyUnattributed), version}
 	}
 	if err := st.Insert(ctx, "gpu_hours", rollupColumns, out); err != nil {
 		return fmt.Errorf("write rollups: %w", err)
@@ -127,7 +140,8 @@ func RollupGPUs(ctx context.Context, st Store, f RollupFilter) ([]string, error)
 func SumRollups(ctx context.Context, st Store, f RollupFilter) ([]Rollup, error) {
 	q := `SELECT gpu_uuid, any(provider), share, project_id, any(project_kind),
     toUInt64(sum(capacity)), toUInt64(sum(active)), toUInt64(sum(idle)), toUInt64(sum(no_data)),
-    toUInt32(minIf(active_from, active_from > 0)), toUInt32(max(active_until))
+    toUInt32(minIf(active_from, active_from > 0)), toUInt32(max(active_until)),
+    ` + energySums + `
 FROM ` + f.where() + `
 GROUP BY gpu_uuid, share, project_id
 ORDER BY gpu_uuid, share, project_id`
@@ -137,12 +151,14 @@ ORDER BY gpu_uuid, share, project_id`
 		var share, kind string
 		var c, a, i, n uint64
 		var af, au uint32
-		if err := scan(&r.GPU, &r.Provider, &share, &r.Project, &kind, &c, &a, &i, &n, &af, &au); err != nil {
+		var e [4]uint64
+		if err := scan(&r.GPU, &r.Provider, &share, &r.Project, &kind, &c, &a, &i, &n, &af, &au, &e[0], &e[1], &e[2], &e[3]); err != nil {
 			return err
 		}
 		r.Share, r.Kind = gpumeter.Share(share), gpumeter.ProjectKind(kind)
 		r.Capacity, r.Active, r.Idle, r.NoData = int64(c), int64(a), int64(i), int64(n)
 		r.ActiveFrom, r.ActiveUntil = int64(af), int64(au)
+		r.setEnergy(e)
 		out = append(out, r)
 		return nil
 	})
@@ -156,7 +172,7 @@ ORDER BY gpu_uuid, share, project_id`
 // holder kind (for daily figures in any time zone and the hourly peak).
 func SumRollupsByHour(ctx context.Context, st Store, f RollupFilter) ([]Rollup, error) {
 	q := `SELECT toUInt32(hour), provider, share, project_kind, toUInt64(sum(capacity)), toUInt64(sum(active)),
-    toUInt64(sum(idle)), toUInt64(sum(no_data))
+    toUInt64(sum(idle)), toUInt64(sum(no_data)), ` + energySums + `
 FROM ` + f.where() + `
 GROUP BY hour, provider, share, project_kind
 ORDER BY hour, provider, share, project_kind`
@@ -166,11 +182,13 @@ ORDER BY hour, provider, share, project_kind`
 		var h uint32
 		var share, kind string
 		var c, a, i, n uint64
-		if err := scan(&h, &r.Provider, &share, &kind, &c, &a, &i, &n); err != nil {
+		var e [4]uint64
+		if err := scan(&h, &r.Provider, &share, &kind, &c, &a, &i, &n, &e[0], &e[1], &e[2], &e[3]); err != nil {
 			return err
 		}
 		r.Hour, r.Share, r.Kind = int64(h), gpumeter.Share(share), gpumeter.ProjectKind(kind)
 		r.Capacity, r.Active, r.Idle, r.NoData = int64(c), int64(a), int64(i), int64(n)
+		r.setEnergy(e)
 		out = append(out, r)
 		return nil
 	})

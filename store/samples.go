@@ -145,10 +145,14 @@ func (a Activity) stateExpr() string {
 round(greatest(ifNull(toFloat64(gpu_util), -1), ifNull(toFloat64(gr_engine_active) * 100, -1)), 3) >= %s, 1, 0))`, thr)
 }
 
+// NoEnergy is SampleStates' energy for a sample without the counter.
+const NoEnergy = -1
+
 // SampleStates reads the samples of some GPUs in [from, to), deduplicated by
-// (gpu_uuid, ts), in GPU and time order, reduced to their state; fn gets
-// each one with the GPU's place in gpus. It returns how many it read.
-func SampleStates(ctx context.Context, st Store, gpus []string, from, to int64, a Activity, fn func(gpu int, t int64, state int8)) (int, error) {
+// (gpu_uuid, ts), in GPU and time order, reduced to their state and energy
+// counter (NoEnergy when missing); fn gets each one with the GPU's place in
+// gpus. It returns how many it read.
+func SampleStates(ctx context.Context, st Store, gpus []string, from, to int64, a Activity, fn func(gpu int, t int64, state int8, energy int64)) (int, error) {
 	// GPUs come back as their 1-based place in the list: a number per row
 	// instead of a string.
 	list := quoteList(gpus)
@@ -156,7 +160,8 @@ func SampleStates(ctx context.Context, st Store, gpus []string, from, to int64, 
 	for i := range gpus {
 		places[i] = strconv.Itoa(i + 1)
 	}
-	q := fmt.Sprintf(`SELECT transform(toString(gpu_uuid), [%s], [%s], toUInt32(0)), toUInt32(ts), %s FROM samples FINAL
+	q := fmt.Sprintf(`SELECT transform(toString(gpu_uuid), [%s], [%s], toUInt32(0)), toUInt32(ts), %s,
+    if(isNull(energy_mj), toInt64(-1), toInt64(assumeNotNull(energy_mj))) FROM samples FINAL
 `+visibleSamples+`
 WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d)
 ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, max(from, 0), to)
@@ -164,7 +169,8 @@ ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, ma
 	// Destinations made once: tens of millions of rows pass through here.
 	var i, t uint32
 	var s int8
-	dest := []any{&i, &t, &s}
+	var e int64
+	dest := []any{&i, &t, &s, &e}
 	err := st.Stream(ctx, q, func(scan func(...any) error) error {
 		if err := scan(dest...); err != nil {
 			return err
@@ -172,7 +178,7 @@ ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, ma
 		if i == 0 || int(i) > len(gpus) {
 			return fmt.Errorf("GPU place %d out of range", i)
 		}
-		fn(int(i-1), int64(t), s)
+		fn(int(i-1), int64(t), s, e)
 		n++
 		return nil
 	})
@@ -180,6 +186,38 @@ ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, ma
 		return n, fmt.Errorf("read samples: %w", err)
 	}
 	return n, nil
+}
+
+// EnergyReading is a GPU's energy counter at a time.
+type EnergyReading struct {
+	T  int64 // unix seconds
+	MJ int64
+}
+
+// LastEnergy reads, per GPU, the latest sample with an energy counter in
+// [from, to).
+func LastEnergy(ctx context.Context, st Store, gpus []string, from, to int64) (map[string]EnergyReading, error) {
+	out := map[string]EnergyReading{}
+	if len(gpus) == 0 {
+		return out, nil
+	}
+	q := fmt.Sprintf(`SELECT gpu_uuid, toUInt32(max(ts)), toInt64(argMax(energy_mj, ts)) FROM samples FINAL `+visibleSamples+`
+WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d) AND isNotNull(energy_mj)
+GROUP BY gpu_uuid`, quoteList(gpus), max(from, 0), to)
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
+		var g string
+		var t uint32
+		var e int64
+		if err := scan(&g, &t, &e); err != nil {
+			return err
+		}
+		out[g] = EnergyReading{int64(t), e}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read energy: %w", err)
+	}
+	return out, nil
 }
 
 // FirstSampleTime is the time of the earliest stored sample, 0 for none.
