@@ -154,28 +154,128 @@ func (w *workbook) trend() error {
 	if len(days) == 0 || len(cols) == 0 {
 		return nil
 	}
+	return w.lineChart(sheet, first, len(cols), len(days), len(pivotHeader)+2, w.t("chart_daily"))
+}
+
+// lineChart charts a pivot of days (rows 2.., column first) by series (the
+// columns after it, named in row 1), anchored at column anchorCol.
+func (w *workbook) lineChart(sheet string, first, series, days, anchorCol int, title string) error {
 	dayCol, _ := excelize.ColumnNumberToName(first)
 	var chartSeries []excelize.ChartSeries
-	for i := range cols {
+	for i := range series {
 		col, _ := excelize.ColumnNumberToName(first + 1 + i)
 		chartSeries = append(chartSeries, excelize.ChartSeries{
 			Name:       fmt.Sprintf("'%s'!$%s$1", sheet, col),
-			Categories: fmt.Sprintf("'%s'!$%s$2:$%s$%d", sheet, dayCol, dayCol, len(days)+1),
-			Values:     fmt.Sprintf("'%s'!$%s$2:$%s$%d", sheet, col, col, len(days)+1),
+			Categories: fmt.Sprintf("'%s'!$%s$2:$%s$%d", sheet, dayCol, dayCol, days+1),
+			Values:     fmt.Sprintf("'%s'!$%s$2:$%s$%d", sheet, col, col, days+1),
 			Marker:     excelize.ChartMarker{Symbol: "none"},
 			Line:       excelize.LineOptions{Width: 1.75},
 		})
 	}
-	anchor, _ := excelize.CoordinatesToCellName(len(pivotHeader)+2, 2)
+	anchor, _ := excelize.CoordinatesToCellName(anchorCol, 2)
 	return w.f.AddChart(sheet, anchor, &excelize.Chart{
 		Type:      excelize.Line,
 		Series:    chartSeries,
-		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: w.t("chart_daily"), Font: &excelize.Font{Family: font, Size: 12, Bold: true}}}},
+		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title, Font: &excelize.Font{Family: font, Size: 12, Bold: true}}}},
 		Legend:    excelize.ChartLegend{Position: "bottom"},
 		Dimension: excelize.ChartDimension{Width: 820, Height: 460},
 		XAxis:     excelize.ChartAxis{Font: excelize.Font{Family: font, Size: 9}},
 		YAxis:     excelize.ChartAxis{Font: excelize.Font{Family: font, Size: 9}, NumFmt: excelize.ChartNumFmt{CustomNumFmt: "#,##0"}},
 	})
+}
+
+// energy shows the energy of the period: by provider, share and class, what
+// came across gaps, the energy charges, per project, and a day by day chart.
+func (w *workbook) energy() error {
+	sheet, err := w.newSheet("sheet.energy")
+	if err != nil {
+		return err
+	}
+	// The daily pivot and its chart come first, as on the trend sheet.
+	days := sortedDays(w.d.Daily)
+	type series struct {
+		provider string
+		share    gpumeter.Share
+	}
+	var cols []series
+	seen := map[series]bool{}
+	daily := map[series]map[string]float64{}
+	for _, r := range w.d.Daily {
+		k := series{r.Provider, r.Share}
+		if !seen[k] {
+			seen[k] = true
+			cols = append(cols, k)
+			daily[k] = map[string]float64{}
+		}
+		daily[k][r.Day] = gpumeter.KWh(r.Energy)
+	}
+	pivotHeader := []string{w.t("day")}
+	for _, k := range cols {
+		pivotHeader = append(pivotHeader, k.provider+" "+w.shareName(k.share))
+	}
+	var pivot [][]cell
+	for _, day := range days {
+		row := []cell{txt(day[5:])}
+		for _, k := range cols {
+			row = append(row, hrs(daily[k][day]))
+		}
+		pivot = append(pivot, row)
+	}
+	next, err := w.writeTable(&table{sheet: sheet, header: pivotHeader, rows: pivot, startAt: 1})
+	if err != nil {
+		return err
+	}
+	if len(days) > 0 && len(cols) > 0 {
+		if err := w.lineChart(sheet, 1, len(cols), len(days), len(pivotHeader)+2, w.t("chart_energy")); err != nil {
+			return err
+		}
+	}
+	header := append([]string{w.t("provider"), w.t("share")}, w.classHeaders()...)
+	header = append(header, w.t("total_kwh"))
+	var rows [][]cell
+	for _, p := range w.rep.Providers {
+		for _, sh := range []struct {
+			share gpumeter.Share
+			c     Classes
+		}{{gpumeter.ShareGovernment, p.EnergyKWh.Government}, {gpumeter.SharePrivate, p.EnergyKWh.Private}} {
+			total := sh.c.PublicActive + sh.c.PublicIdle + sh.c.ProviderActive + sh.c.ProviderIdle + sh.c.UnallocatedActive + sh.c.UnallocatedIdle + sh.c.NoData
+			rows = append(rows, append(append([]cell{txt(p.Provider), txt(w.shareName(sh.share))}, classCells(sh.c)...), hrs(round3(total))))
+		}
+	}
+	if next, err = w.writeTable(&table{sheet: sheet, title: w.t("energy_by_class"), header: header, rows: rows, startAt: next}); err != nil {
+		return err
+	}
+	rows = nil
+	for _, p := range w.rep.Providers {
+		for _, c := range p.EnergyChargesKRW {
+			rows = append(rows, []cell{txt(p.Provider), txt(c.Model), hrs(c.KWh), won(c.KRW), txt(w.t(string(c.BilledTo)))})
+		}
+		if len(p.EnergyChargesKRW) == 0 {
+			rows = append(rows, []cell{txt(p.Provider), txt(""), txt(""), txt(""), txt("")})
+		}
+	}
+	unattributed := [][]cell{}
+	for _, p := range w.rep.Providers {
+		unattributed = append(unattributed, []cell{txt(p.Provider), hrs(p.EnergyUnattributedKWh)})
+	}
+	if next, err = w.writeTable(&table{sheet: sheet, title: w.t("energy_unattributed"), header: []string{w.t("provider"), w.t("kwh")},
+		rows: unattributed, startAt: next}); err != nil {
+		return err
+	}
+	if next, err = w.writeTable(&table{sheet: sheet, title: w.t("energy_charges"), header: []string{w.t("provider"), w.t("model"),
+		w.t("kwh"), w.t("krw"), w.t("billed_to")}, rows: rows, startAt: next}); err != nil {
+		return err
+	}
+	rows = nil
+	for _, p := range w.rep.Projects {
+		rows = append(rows, []cell{txt(p.ProjectID), txt(w.d.ProjectNames[p.ProjectID]), txt(p.Provider), txt(w.t(string(p.Kind))), hrs(p.EnergyKWh)})
+	}
+	if len(rows) == 0 {
+		rows = [][]cell{{txt(w.t("none"))}}
+	}
+	_, err = w.writeTable(&table{sheet: sheet, title: w.t("energy_projects"), header: []string{w.t("project"), w.t("project_name"),
+		w.t("provider"), w.t("kind"), w.t("kwh")}, rows: rows, startAt: next})
+	return err
 }
 
 func (w *workbook) projects() error {
@@ -361,6 +461,7 @@ func (w *workbook) gpus() error {
 	for i, h := range header {
 		row[i] = excelize.Cell{StyleID: w.s["header"], Value: h}
 	}
+	w.printTitles[sheet] = 1
 	if err := sw.SetRow("A1", row); err != nil {
 		return err
 	}

@@ -28,12 +28,12 @@ type WorkbookOptions struct {
 // figures as its JSON (numbers as numbers, to the unit), laid out by sheet.
 func WriteWorkbook(out io.Writer, l *ledger.Ledger, o WorkbookOptions) error {
 	rep := JSON(l)
-	w := &workbook{f: excelize.NewFile(), lang: o.Lang, rep: rep, d: l, o: o}
+	w := &workbook{f: excelize.NewFile(), lang: o.Lang, rep: rep, d: l, o: o, printTitles: map[string]int{}}
 	defer w.f.Close()
 	if err := w.styles(); err != nil {
 		return err
 	}
-	for _, step := range []func() error{w.summary, w.daily, w.trend, w.projects, w.shares, w.idle, w.quality, w.gpus, w.changes, w.definitions} {
+	for _, step := range []func() error{w.summary, w.daily, w.trend, w.projects, w.shares, w.energy, w.idle, w.quality, w.gpus, w.changes, w.definitions} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -45,6 +45,12 @@ func WriteWorkbook(out io.Writer, l *ledger.Ledger, o WorkbookOptions) error {
 			continue
 		}
 		if err := w.pageSetup(sheet); err != nil {
+			return err
+		}
+	}
+	// Long sheets repeat their header on every printed page.
+	for sheet, row := range w.printTitles {
+		if err := w.f.SetDefinedName(&excelize.DefinedName{Name: "_xlnm.Print_Titles", RefersTo: fmt.Sprintf("'%s'!$1:$%d", sheet, row), Scope: sheet}); err != nil {
 			return err
 		}
 	}
@@ -65,6 +71,9 @@ type workbook struct {
 	// streamed is the sheet written with a StreamWriter, whose settings
 	// cannot change once its rows are flushed.
 	streamed string
+	// printTitles are the rows each sheet repeats atop every printed page:
+	// down to its main table's header.
+	printTitles map[string]int
 }
 
 const font = "NanumGothic" // renders Hangul; Excel substitutes a Korean font where it is absent
@@ -182,6 +191,9 @@ func (w *workbook) writeTable(t *table) (int, error) {
 	}
 	last, _ := excelize.CoordinatesToCellName(len(t.header), max(r, headerRow+1))
 	first, _ := excelize.CoordinatesToCellName(1, headerRow)
+	if t.filter {
+		w.printTitles[t.sheet] = headerRow
+	}
 	if t.filter && len(t.rows) > 0 {
 		if err := w.f.AutoFilter(t.sheet, first+":"+last, nil); err != nil {
 			return 0, err

@@ -46,8 +46,32 @@ func TestWorkbookReadsBackAsTheJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		sheets := f.GetSheetList()
-		if len(sheets) != 9 {
+		if len(sheets) != 10 {
 			t.Fatalf("%s: sheets %v", lang, sheets)
+		}
+		// The energy sheet carries the JSON's kWh; long sheets repeat their
+		// header rows on every printed page.
+		energySheet := sheets[5]
+		energyRows, _ := f.GetRows(energySheet, excelize.Options{RawCellValue: true})
+		found := false
+		for _, r := range energyRows {
+			if len(r) > 2 && r[0] == "nhn" && (r[1] == "정부" || r[1] == "Government") && r[2] == "1.001" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: the energy sheet lacks nhn's government public_active 1.001 kWh: %v", lang, energyRows)
+		}
+		titled := map[string]string{}
+		for _, dn := range f.GetDefinedName() {
+			if dn.Name == "_xlnm.Print_Titles" {
+				titled[dn.Scope] = dn.RefersTo
+			}
+		}
+		for _, sh := range []string{sheets[1], sheets[8]} { // daily, GPU detail
+			if titled[sh] != "'"+sh+"'!$1:$1" {
+				t.Errorf("%s: sheet %s prints titles %q", lang, sh, titled[sh])
+			}
 		}
 		summary := sheets[0]
 		rows, _ := f.GetRows(summary)
@@ -105,7 +129,7 @@ func TestWorkbookReadsBackAsTheJSON(t *testing.T) {
 			}
 		}
 		// Every GPU row streamed into the detail sheet, seconds summing to capacity.
-		gpuRows, _ := f.GetRows(sheets[7])
+		gpuRows, _ := f.GetRows(sheets[8])
 		if len(gpuRows) != len(d.GPUs)+1 {
 			t.Errorf("GPU sheet has %d rows for %d GPUs", len(gpuRows)-1, len(d.GPUs))
 		}
