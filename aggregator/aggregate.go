@@ -19,16 +19,19 @@ import (
 type Params struct {
 	store.Activity
 	Gap time.Duration
+	// Grace is how long a project's labels are still its own after its
+	// allocation ends (attribution.grace).
+	Grace time.Duration
 }
 
 // ParamsFrom takes the parameters from the configuration.
 func ParamsFrom(cfg config.Config) Params {
 	return Params{Activity: store.Activity{Metric: cfg.Activity.Metric, ThresholdPct: cfg.Activity.ThresholdPct},
-		Gap: cfg.Activity.MaxSampleGap.Duration}
+		Gap: cfg.Activity.MaxSampleGap.Duration, Grace: cfg.Attribution.Grace.Duration}
 }
 
 func (p Params) String() string {
-	return fmt.Sprintf("metric=%s threshold_pct=%g max_sample_gap=%s", p.Metric, p.ThresholdPct, p.Gap)
+	return fmt.Sprintf("metric=%s threshold_pct=%g max_sample_gap=%s attribution_grace=%s", p.Metric, p.ThresholdPct, p.Gap, p.Grace)
 }
 
 // Aggregator computes the hourly rollups.
@@ -144,7 +147,8 @@ func appendRows(rows []store.Rollup, gpu string, cells map[cellKey]*cell, old []
 		rows = append(rows, store.Rollup{Hour: k.Hour, GPU: gpu, Provider: c.provider, Node: c.node, Model: c.model,
 			Share: k.Share, Project: k.Project, Kind: c.kind, Capacity: int64(c.capacity), Active: int64(c.active),
 			Idle: int64(c.idle), NoData: int64(c.noData), ActiveFrom: c.activeFrom, ActiveUntil: c.activeUntil,
-			EnergyActive: c.energyActive, EnergyIdle: c.energyIdle, EnergyNoData: c.energyNoData, EnergyUnattributed: c.energyUnattributed})
+			EnergyActive: c.energyActive, EnergyIdle: c.energyIdle, EnergyNoData: c.energyNoData, EnergyUnattributed: c.energyUnattributed,
+			Attribution: c.attribution, Mismatches: c.mismatches})
 	}
 	return rows
 }
@@ -170,12 +174,12 @@ func (a *Aggregator) eachCells(ctx context.Context, tl *Timelines, gpus []string
 		last, ordered := -1, true
 		// Beyond to by gap: the energy delta of a sample near the end
 		// belongs to its second, and needs the next one.
-		n, err := store.SampleStates(ctx, a.Store, part, from-gap, to+gap, a.Params.Activity, func(i int, t int64, s int8, e int64) {
-			ordered = ordered && i >= last
-			for ; last < i; last++ {
+		n, others, err := store.SampleStates(ctx, a.Store, part, from-gap, to+gap, a.Params.Activity, tl.Namespaces, func(p store.SamplePoint) {
+			ordered = ordered && p.GPU >= last
+			for ; last < p.GPU; last++ {
 				start[last+1] = len(points)
 			}
-			points = append(points, point{t, s, e})
+			points = append(points, point{p.T, p.State, p.Energy, p.Namespace})
 		})
 		if err != nil {
 			return total, err
@@ -191,10 +195,11 @@ func (a *Aggregator) eachCells(ctx context.Context, tl *Timelines, gpus []string
 		if err != nil {
 			return total, err
 		}
+		au := &audit{known: tl.Namespaces, projectOf: tl.NamespaceProject, others: others, grace: int64(a.Params.Grace / time.Second)}
 		cells := make(map[string]map[cellKey]*cell, len(part))
 		for i, g := range part {
 			pts := points[start[i]:start[i+1]]
-			cells[g] = classify(pts, tl.Inv[g], tl.Holds[g], from, to, gap)
+			cells[g] = classify(pts, tl.Inv[g], tl.Holds[g], from, to, gap, au)
 			var p *store.EnergyReading
 			if r, ok := prev[g]; ok {
 				p = &r

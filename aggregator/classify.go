@@ -14,6 +14,26 @@ type point struct {
 	t      int64 // unix seconds
 	state  int8  // store.State*
 	energy int64 // millijoules; store.NoEnergy when the sample has none
+	ns     int32 // namespace, as store.SamplePoint has it
+}
+
+// audit is what the attribution audit (SPEC §5) needs to judge a namespace:
+// the namespaces of registered projects (ns i > 0 is known[i-1], whose
+// project is projectOf[i-1]), the others seen (ns -i is others[i-1]), and
+// how long a project's labels are still its own after its allocation ends.
+type audit struct {
+	known, projectOf, others []string
+	grace                    int64
+}
+
+func (a *audit) name(ns int32) string {
+	switch {
+	case ns > 0:
+		return a.known[ns-1]
+	case ns < 0:
+		return a.others[-ns-1]
+	}
+	return ""
 }
 
 // cellKey is one rollup row of a GPU: an hour, a share, a project.
@@ -29,6 +49,10 @@ type cell struct {
 	activeUntil           int64 // one past the last active second, 0 if none
 	// Energy in millijoules by the state of its second, and unattributed.
 	energyActive, energyIdle, energyNoData, energyUnattributed int64
+	// Covered seconds by the namespace seen, and the stretches of foreign
+	// or unknown ones.
+	attribution store.Attribution
+	mismatches  []store.Mismatch
 }
 
 // classify accounts one GPU over [from, to): points sorted by time (with
@@ -36,12 +60,16 @@ type cell struct {
 // its inventory rows and holds, each sorted and non-overlapping. A sample at
 // t covers [t, min(next, t+gap)); each capacity second takes the state of
 // the sample covering it, or no_data.
-func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int64) map[cellKey]*cell {
+//
+// With au, each covered second is also judged by the namespace on its
+// covering sample (SPEC §5 "Attribution audit").
+func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int64, au *audit) map[cellKey]*cell {
 	cells := map[cellKey]*cell{}
 	// Coverage segments, clipped to the window.
 	type seg struct {
 		Span
 		state int8
+		ns    int32
 	}
 	segs := make([]seg, 0, len(points))
 	for i, p := range points {
@@ -55,11 +83,11 @@ func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int
 		}
 		// A run of touching segments of one state is one segment: the
 		// intervals below are then few, however many samples there are.
-		if n := len(segs); n > 0 && segs[n-1].To == s && segs[n-1].state == p.state {
+		if n := len(segs); n > 0 && segs[n-1].To == s && segs[n-1].state == p.state && segs[n-1].ns == p.ns {
 			segs[n-1].To = e
 			continue
 		}
-		segs = append(segs, seg{Span{s, e}, p.state})
+		segs = append(segs, seg{Span{s, e}, p.state, p.ns})
 	}
 	// Elementary intervals: between any two consecutive boundaries nothing
 	// changes (inventory row, hold, covering sample, hour). The segments'
@@ -70,6 +98,9 @@ func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int
 	}
 	for _, h := range holds {
 		other = append(other, clampInt(h.From, from, to), clampInt(h.To, from, to))
+		if au != nil && h.To < gpumeter.Forever-au.grace {
+			other = append(other, clampInt(h.To+au.grace, from, to))
+		}
 	}
 	for h := floorHour(from) + 3600; h < to; h += 3600 {
 		other = append(other, h)
@@ -116,7 +147,8 @@ func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int
 			si++
 		}
 		state := store.StateMissing
-		if si < len(segs) && segs[si].From <= a {
+		covered := si < len(segs) && segs[si].From <= a
+		if covered {
 			state = segs[si].state
 		}
 		key := cellKey{Hour: floorHour(a), Share: row.Share, Project: project}
@@ -133,6 +165,9 @@ func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int
 		last = c
 		n := uint32(b - a)
 		c.capacity += n
+		if covered && au != nil {
+			c.judge(au, segs[si].ns, project, holds, a, b)
+		}
 		switch state {
 		case store.StateActive:
 			c.active += n
@@ -147,6 +182,43 @@ func classify(points []point, inv []InvSpan, holds []HoldSpan, from, to, gap int
 		}
 	}
 	return cells
+}
+
+// judge counts the covered seconds [a, b) under holder by what namespace ns
+// says: matched when it is the holder's, or that of a project whose
+// allocation of this GPU ended less than the grace ago; foreign when it is
+// another project's; unknown when no project has it; unlabeled when empty.
+// Foreign and unknown seconds extend the cell's stretches.
+func (c *cell) judge(au *audit, ns int32, holder string, holds []HoldSpan, a, b int64) {
+	n := b - a
+	kind := "unknown"
+	switch {
+	case ns == 0:
+		c.attribution.Unlabeled += n
+		return
+	case ns > 0:
+		p := au.projectOf[ns-1]
+		if p == holder {
+			c.attribution.Matched += n
+			return
+		}
+		for _, h := range holds {
+			if h.Project == p && h.To <= a && a < h.To+au.grace {
+				c.attribution.Matched += n
+				return
+			}
+		}
+		c.attribution.Foreign += n
+		kind = "foreign"
+	default:
+		c.attribution.Unknown += n
+	}
+	name := au.name(ns)
+	if k := len(c.mismatches); k > 0 && c.mismatches[k-1].To == a && c.mismatches[k-1].Namespace == name && c.mismatches[k-1].Kind == kind {
+		c.mismatches[k-1].To = b
+		return
+	}
+	c.mismatches = append(c.mismatches, store.Mismatch{From: a, To: b, Namespace: name, Kind: kind})
 }
 
 // energy adds a GPU's energy over [from, to) to its cells (SPEC §5): the

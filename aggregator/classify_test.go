@@ -55,8 +55,8 @@ func TestCoverageAndStates(t *testing.T) {
 	//   +200 covers [200, 260) 60 s no_data (metric missing)
 	//   +300 covers [300, 360) 60 s idle
 	// covered 210 s; the other 3,390 s of the hour are no_data: 3,390 + 60 = 3,450.
-	pts := []point{{base, 1, -1}, {base + 15, 1, -1}, {base + 30, 0, -1}, {base + 200, -1, -1}, {base + 300, 0, -1}}
-	got := classify(pts, []InvSpan{gov(base, gpumeter.Forever)}, nil, base, base+3600, 60)
+	pts := []point{{base, 1, -1, 0}, {base + 15, 1, -1, 0}, {base + 30, 0, -1, 0}, {base + 200, -1, -1, 0}, {base + 300, 0, -1, 0}}
+	got := classify(pts, []InvSpan{gov(base, gpumeter.Forever)}, nil, base, base+3600, 60, nil)
 	wantSums(t, got, map[string]int64{"capacity": 3600, "unallocated_active": 30, "unallocated_idle": 120, "no_data": 3450})
 	c := got[cellKey{Hour: base, Share: gpumeter.ShareGovernment}]
 	if c.activeFrom != base || c.activeUntil != base+30 {
@@ -70,13 +70,13 @@ func TestAllocationsSplitClasses(t *testing.T) {
 	// public_active 1,800, provider_active 1,200, unallocated_active 600.
 	var pts []point
 	for s := int64(0); s < 3600; s += 15 {
-		pts = append(pts, point{base + s, 1, -1})
+		pts = append(pts, point{base + s, 1, -1, 0})
 	}
 	holds := []HoldSpan{
 		{Span{base, base + 1800}, "p-pub", gpumeter.ProjectPublic},
 		{Span{base + 1800, base + 3000}, "p-own", gpumeter.ProjectProvider},
 	}
-	got := classify(pts, []InvSpan{gov(base, gpumeter.Forever)}, holds, base, base+3600, 60)
+	got := classify(pts, []InvSpan{gov(base, gpumeter.Forever)}, holds, base, base+3600, 60, nil)
 	wantSums(t, got, map[string]int64{"capacity": 3600, "public_active": 1800, "provider_active": 1200, "unallocated_active": 600})
 	if got[cellKey{Hour: base, Share: gpumeter.ShareGovernment, Project: "p-own"}].active != 1200 {
 		t.Fatal("provider project cell")
@@ -91,7 +91,7 @@ func TestRedesignationAndDecommission(t *testing.T) {
 		{Span: Span{base, base + 1000}, Share: gpumeter.SharePrivate, Provider: "nhn", Model: "B200", Node: "n1"},
 		gov(base+1000, base+3000),
 	}
-	got := classify(nil, inv, nil, base, base+3600, 60)
+	got := classify(nil, inv, nil, base, base+3600, 60, nil)
 	wantSums(t, got, map[string]int64{"capacity": 3000, "no_data": 3000})
 	if got[cellKey{Hour: base, Share: gpumeter.SharePrivate, Project: ""}].capacity != 1000 || got[cellKey{Hour: base, Share: gpumeter.ShareGovernment, Project: ""}].capacity != 2000 {
 		t.Fatal("shares")
@@ -101,8 +101,8 @@ func TestRedesignationAndDecommission(t *testing.T) {
 func TestCoverageCrossesWindowAndHour(t *testing.T) {
 	// A sample 30 s before the window covers its first 30 s; one at +3590
 	// covers [3590, 3650): 10 s in the first hour, 50 s in the second.
-	pts := []point{{base - 30, 1, -1}, {base + 3590, 0, -1}}
-	got := classify(pts, []InvSpan{gov(0, gpumeter.Forever)}, nil, base, base+7200, 60)
+	pts := []point{{base - 30, 1, -1, 0}, {base + 3590, 0, -1, 0}}
+	got := classify(pts, []InvSpan{gov(0, gpumeter.Forever)}, nil, base, base+7200, 60, nil)
 	h0 := got[cellKey{Hour: base, Share: gpumeter.ShareGovernment, Project: ""}]
 	h1 := got[cellKey{Hour: base + 3600, Share: gpumeter.ShareGovernment, Project: ""}]
 	if h0.active != 30 || h0.idle != 10 || h0.noData != 3560 || h1.idle != 50 || h1.noData != 3550 {
@@ -195,7 +195,7 @@ func randomScenario(r *rand.Rand, from, to int64) ([]point, []InvSpan, []HoldSpa
 	gap := int64(1 + r.Intn(90))
 	var pts []point
 	for t := from - gap - int64(r.Intn(60)); t < to; t += int64(1 + r.Intn(120)) {
-		pts = append(pts, point{t, int8(r.Intn(3) - 1), -1})
+		pts = append(pts, point{t, int8(r.Intn(3) - 1), -1, 0})
 	}
 	return pts, inv, holds, gap
 }
@@ -209,7 +209,7 @@ func TestClassifyMatchesDefinitionsOnRandomScenarios(t *testing.T) {
 		from := base + int64(r.Intn(3600))
 		to := from + int64(1+r.Intn(3*3600))
 		pts, inv, holds, gap := randomScenario(r, from, to)
-		got := classify(pts, inv, holds, from, to, gap)
+		got := classify(pts, inv, holds, from, to, gap, nil)
 		want := bruteForce(pts, inv, holds, from, to, gap)
 		if len(got) != len(want) {
 			t.Fatalf("scenario %d: %d cells, want %d", i, len(got), len(want))
@@ -231,6 +231,101 @@ func TestClassifyMatchesDefinitionsOnRandomScenarios(t *testing.T) {
 		}
 		if capacity != valid {
 			t.Fatalf("scenario %d: capacity %d, inventory validity %d", i, capacity, valid)
+		}
+	}
+}
+
+// The attribution audit on random scenarios, second by second from the
+// definitions: each covered second is matched, foreign, unknown or
+// unlabeled, their sum is the covered seconds, and the stretches listed are
+// exactly the foreign and unknown seconds.
+func TestAttributionMatchesDefinitionsOnRandomScenarios(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	au := &audit{known: []string{"ns-p0", "ns-p1"}, projectOf: []string{"p0", "p1"}, others: []string{"stranger"}}
+	for i := 0; i < 300; i++ {
+		from := base + int64(r.Intn(3600))
+		to := from + int64(1+r.Intn(3*3600))
+		pts, inv, holds, gap := randomScenario(r, from, to)
+		for k := range pts {
+			pts[k].ns = int32(r.Intn(4) - 1) // -1 stranger, 0 none, 1 ns-p0, 2 ns-p1
+		}
+		au.grace = int64(r.Intn(900))
+		got := classify(pts, inv, holds, from, to, gap, au)
+		want := map[cellKey]*store.Attribution{}
+		covered := int64(0)
+		for s := from; s < to; s++ {
+			var row *InvSpan
+			for k := range inv {
+				if inv[k].From <= s && s < inv[k].To {
+					row = &inv[k]
+				}
+			}
+			ns, isCovered := int32(0), false
+			for k, p := range pts {
+				end := p.t + gap
+				if k+1 < len(pts) && pts[k+1].t < end {
+					end = pts[k+1].t
+				}
+				if p.t <= s && s < end {
+					ns, isCovered = p.ns, true
+				}
+			}
+			if row == nil || !isCovered {
+				continue
+			}
+			holder := ""
+			for _, h := range holds {
+				if h.From <= s && s < h.To {
+					holder = h.Project
+				}
+			}
+			key := cellKey{Hour: floorHour(s), Share: row.Share, Project: holder}
+			if want[key] == nil {
+				want[key] = &store.Attribution{}
+			}
+			a := want[key]
+			covered++
+			switch {
+			case ns == 0:
+				a.Unlabeled++
+			case ns < 0:
+				a.Unknown++
+			default:
+				p := au.projectOf[ns-1]
+				stale := false
+				for _, h := range holds {
+					if h.Project == p && h.To <= s && s < h.To+au.grace {
+						stale = true
+					}
+				}
+				if p == holder || stale {
+					a.Matched++
+				} else {
+					a.Foreign++
+				}
+			}
+		}
+		var sum int64
+		for k, w := range want {
+			g := got[k]
+			if g == nil || g.attribution != *w {
+				t.Fatalf("scenario %d cell %+v: got %+v, want %+v", i, k, g, *w)
+			}
+			var listed [2]int64
+			for _, m := range g.mismatches {
+				if m.Kind == "foreign" {
+					listed[0] += m.To - m.From
+				} else {
+					listed[1] += m.To - m.From
+				}
+			}
+			if listed != [2]int64{w.Foreign, w.Unknown} {
+				t.Fatalf("scenario %d cell %+v: stretches %v s, foreign %d, unknown %d", i, k, listed, w.Foreign, w.Unknown)
+			}
+			sum += w.Total()
+		}
+		if sum != covered {
+			t.Fatalf("scenario %d: attribution %d s, covered %d s", i, sum, covered)
 		}
 	}
 }

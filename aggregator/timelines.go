@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"maps"
 	"cmp"
 	"slices"
 	"time"
@@ -34,6 +35,9 @@ type HoldSpan struct {
 type Timelines struct {
 	Inv   map[string][]InvSpan
 	Holds map[string][]HoldSpan
+	// Namespaces of the registered projects, sorted, and whose each is.
+	Namespaces       []string
+	NamespaceProject []string
 }
 
 // NewTimelines arranges the reference data by GPU.
@@ -46,8 +50,16 @@ func NewTimelines(ref *store.Reference) *Timelines {
 		byNode[r.Node] = append(byNode[r.Node], r)
 	}
 	kinds := map[string]gpumeter.ProjectKind{}
+	owner := map[string]string{}
 	for _, p := range ref.Projects {
 		kinds[p.ID] = p.Kind
+		if p.Namespace != "" {
+			owner[p.Namespace] = p.ID
+		}
+	}
+	tl.Namespaces = slices.Sorted(maps.Keys(owner))
+	for _, ns := range tl.Namespaces {
+		tl.NamespaceProject = append(tl.NamespaceProject, owner[ns])
 	}
 	for _, al := range ref.Allocations {
 		s := Span{al.Start.Unix(), end(al.End)}

@@ -25,12 +25,13 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Timezone  string                    `yaml:"timezone"`
-	Store     string                    `yaml:"store"`
-	Activity  Activity                  `yaml:"activity"`
-	Idle      Idle                      `yaml:"idle"`
-	Providers map[string]ProviderLimits `yaml:"providers"`
-	Tariffs   []Tariff                  `yaml:"tariffs"`
+	Timezone    string                    `yaml:"timezone"`
+	Store       string                    `yaml:"store"`
+	Activity    Activity                  `yaml:"activity"`
+	Idle        Idle                      `yaml:"idle"`
+	Providers   map[string]ProviderLimits `yaml:"providers"`
+	Tariffs     []Tariff                  `yaml:"tariffs"`
+	Attribution Attribution               `yaml:"attribution"`
 	// EnergyTariffs, optional, add energy charges beside the GPU-hour ones.
 	EnergyTariffs []EnergyTariff `yaml:"energy_tariffs,omitempty"`
 	Webhook       Webhook        `yaml:"webhook"`
@@ -148,6 +149,16 @@ type Tariff struct {
 	BilledTo      gpumeter.BilledTo `yaml:"billed_to"`
 }
 
+// Attribution sets the attribution audit (SPEC §5).
+type Attribution struct {
+	// Grace: a project's labels are still its own this long after its
+	// allocation ends (pods' labels linger).
+	Grace Duration `yaml:"grace"`
+	// MinMismatchMinutes: shorter runs of foreign or unknown namespaces are
+	// counted, not listed.
+	MinMismatchMinutes int `yaml:"min_mismatch_minutes"`
+}
+
 // EnergyTariff prices the energy of one model's GPUs (SPEC §5 "Energy").
 type EnergyTariff struct {
 	Model     string            `yaml:"model"`
@@ -199,7 +210,8 @@ func Default() Config {
 			"kakao": {PrivateShareGPUs: 384, MaxBorrowHours: 720},
 			"nhn":   {PrivateShareGPUs: 1536, MaxBorrowHours: 720},
 		},
-		Retention: Retention{SamplesDays: 400},
+		Retention:   Retention{SamplesDays: 400},
+		Attribution: Attribution{Grace: Duration{30 * time.Minute}, MinMismatchMinutes: 10},
 		Collector: Collector{
 			ScrapeInterval:     Duration{15 * time.Second},
 			Concurrency:        64,
@@ -369,6 +381,12 @@ func (c Config) Validate() error {
 			bad(field, string(t.Class)+"/"+t.Model, fmt.Sprintf("same class and model as tariffs[%d]", j))
 		}
 		seen[key] = i
+	}
+	if c.Attribution.Grace.Duration < 0 || c.Attribution.Grace.Duration%time.Second != 0 {
+		bad("attribution.grace", c.Attribution.Grace, "must be whole seconds, not negative")
+	}
+	if c.Attribution.MinMismatchMinutes < 1 {
+		bad("attribution.min_mismatch_minutes", c.Attribution.MinMismatchMinutes, "must be at least 1")
 	}
 	energyModels := map[string]int{}
 	for i, t := range c.EnergyTariffs {

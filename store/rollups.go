@@ -22,14 +22,74 @@ type Rollup struct {
 	// Energy in millijoules by the state of the second it belongs to, and
 	// what came across a gap longer than max_sample_gap (SPEC §5).
 	EnergyActive, EnergyIdle, EnergyNoData, EnergyUnattributed int64
+	// Covered seconds by what the namespace on the covering sample says
+	// (SPEC §5 "Attribution audit"), and the stretches of foreign or
+	// unknown seconds in this row.
+	Attribution Attribution
+	Mismatches  []Mismatch
+}
+
+// Attribution counts covered seconds by the namespace seen.
+type Attribution struct {
+	Matched, Foreign, Unknown, Unlabeled int64
+}
+
+// Plus adds o to a.
+func (a *Attribution) Plus(o Attribution) {
+	a.Matched += o.Matched
+	a.Foreign += o.Foreign
+	a.Unknown += o.Unknown
+	a.Unlabeled += o.Unlabeled
+}
+
+// Total is the covered seconds the four make up.
+func (a Attribution) Total() int64 { return a.Matched + a.Foreign + a.Unknown + a.Unlabeled }
+
+// Mismatch is a stretch [From, To) of one GPU's seconds under one holder
+// (Project, "" for none) on which a namespace not the holder's was seen:
+// Kind "foreign" (another project's) or "unknown" (no project's).
+type Mismatch struct {
+	GPU, Provider, Node string
+	Share               gpumeter.Share
+	Project             string
+	From, To            int64
+	Namespace, Kind     string
 }
 
 // energySums sums the energy columns in setEnergy's order.
 const energySums = `toUInt64(sum(energy_active_mj)), toUInt64(sum(energy_idle_mj)), toUInt64(sum(energy_no_data_mj)),
-    toUInt64(sum(energy_unattributed_mj))`
+    toUInt64(sum(energy_unattributed_mj)), toUInt64(sum(attr_matched)), toUInt64(sum(attr_foreign)), toUInt64(sum(attr_unknown)),
+    toUInt64(sum(attr_unlabeled))`
 
-func (r *Rollup) setEnergy(e [4]uint64) {
+// setEnergy takes energySums' values.
+func (r *Rollup) setEnergy(e [8]uint64) {
 	r.EnergyActive, r.EnergyIdle, r.EnergyNoData, r.EnergyUnattributed = int64(e[0]), int64(e[1]), int64(e[2]), int64(e[3])
+	r.Attribution = Attribution{int64(e[4]), int64(e[5]), int64(e[6]), int64(e[7])}
+}
+
+// Mismatches reads the stretches of foreign or unknown namespaces in the
+// selected rollups, per GPU in time order.
+func Mismatches(ctx context.Context, st Store, f RollupFilter) ([]Mismatch, error) {
+	q := `SELECT gpu_uuid, provider, node, share, project_id, toUInt32(m_from), toUInt32(m_to), m_ns, m_kind
+FROM gpu_hours FINAL ARRAY JOIN mismatch_from AS m_from, mismatch_to AS m_to, mismatch_namespace AS m_ns, mismatch_kind AS m_kind
+WHERE ` + f.conditions() + `
+ORDER BY gpu_uuid, m_from`
+	var out []Mismatch
+	err := st.Stream(ctx, q, func(scan func(...any) error) error {
+		var m Mismatch
+		var share string
+		var from, to uint32
+		if err := scan(&m.GPU, &m.Provider, &m.Node, &share, &m.Project, &from, &to, &m.Namespace, &m.Kind); err != nil {
+			return err
+		}
+		m.Share, m.From, m.To = gpumeter.Share(share), int64(from), int64(to)
+		out = append(out, m)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read mismatches: %w", err)
+	}
+	return out, nil
 }
 
 // RollupKey identifies a rollup row of a GPU.
@@ -41,7 +101,9 @@ type RollupKey struct {
 
 var rollupColumns = []string{"hour", "gpu_uuid", "provider", "node", "model", "share", "project_id", "project_kind",
 	"capacity", "active", "idle", "no_data", "active_from", "active_until",
-	"energy_active_mj", "energy_idle_mj", "energy_no_data_mj", "energy_unattributed_mj", "version"}
+	"energy_active_mj", "energy_idle_mj", "energy_no_data_mj", "energy_unattributed_mj",
+	"attr_matched", "attr_foreign", "attr_unknown", "attr_unlabeled",
+	"mismatch_from", "mismatch_to", "mismatch_namespace", "mismatch_kind", "version"}
 
 // WriteRollups writes rollup rows under one version: the highest version of
 // a key is the one read (FINAL). A row with zero capacity marks a key that a
@@ -49,9 +111,16 @@ var rollupColumns = []string{"hour", "gpu_uuid", "provider", "node", "model", "s
 func WriteRollups(ctx context.Context, st Store, rows []Rollup, version uint64) error {
 	out := make([][]any, len(rows))
 	for i, r := range rows {
+		n := len(r.Mismatches)
+		from, to, ns, kind := make([]uint32, n), make([]uint32, n), make([]string, n), make([]string, n)
+		for k, m := range r.Mismatches {
+			from[k], to[k], ns[k], kind[k] = uint32(m.From), uint32(m.To), m.Namespace, m.Kind
+		}
+		a := r.Attribution
 		out[i] = []any{time.Unix(r.Hour, 0).UTC(), r.GPU, r.Provider, r.Node, r.Model, string(r.Share), r.Project, string(r.Kind),
 			uint32(r.Capacity), uint32(r.Active), uint32(r.Idle), uint32(r.NoData), uint32(r.ActiveFrom), uint32(r.ActiveUntil),
-			uint64(r.EnergyActive), uint64(r.EnergyIdle), uint64(r.EnergyNoData), uint64(r.EnergyUnattributed), version}
+			uint64(r.EnergyActive), uint64(r.EnergyIdle), uint64(r.EnergyNoData), uint64(r.EnergyUnattributed),
+			uint32(a.Matched), uint32(a.Foreign), uint32(a.Unknown), uint32(a.Unlabeled), from, to, ns, kind, version}
 	}
 	if err := st.Insert(ctx, "gpu_hours", rollupColumns, out); err != nil {
 		return fmt.Errorf("write rollups: %w", err)
@@ -151,8 +220,9 @@ ORDER BY gpu_uuid, share, project_id`
 		var share, kind string
 		var c, a, i, n uint64
 		var af, au uint32
-		var e [4]uint64
-		if err := scan(&r.GPU, &r.Provider, &share, &r.Project, &kind, &c, &a, &i, &n, &af, &au, &e[0], &e[1], &e[2], &e[3]); err != nil {
+		var e [8]uint64
+		if err := scan(&r.GPU, &r.Provider, &share, &r.Project, &kind, &c, &a, &i, &n, &af, &au, &e[0], &e[1], &e[2], &e[3],
+			&e[4], &e[5], &e[6], &e[7]); err != nil {
 			return err
 		}
 		r.Share, r.Kind = gpumeter.Share(share), gpumeter.ProjectKind(kind)
@@ -182,8 +252,8 @@ ORDER BY hour, provider, share, project_kind`
 		var h uint32
 		var share, kind string
 		var c, a, i, n uint64
-		var e [4]uint64
-		if err := scan(&h, &r.Provider, &share, &kind, &c, &a, &i, &n, &e[0], &e[1], &e[2], &e[3]); err != nil {
+		var e [8]uint64
+		if err := scan(&h, &r.Provider, &share, &kind, &c, &a, &i, &n, &e[0], &e[1], &e[2], &e[3], &e[4], &e[5], &e[6], &e[7]); err != nil {
 			return err
 		}
 		r.Hour, r.Share, r.Kind = int64(h), gpumeter.Share(share), gpumeter.ProjectKind(kind)

@@ -145,32 +145,53 @@ func (a Activity) stateExpr() string {
 round(greatest(ifNull(toFloat64(gpu_util), -1), ifNull(toFloat64(gr_engine_active) * 100, -1)), 3) >= %s, 1, 0))`, thr)
 }
 
-// NoEnergy is SampleStates' energy for a sample without the counter.
+// NoEnergy is a SamplePoint's energy for a sample without the counter.
 const NoEnergy = -1
 
+// SamplePoint is one sample reduced to what accounting needs.
+type SamplePoint struct {
+	GPU    int   // place in the GPUs asked for
+	T      int64 // unix seconds
+	State  int8  // State*
+	Energy int64 // millijoules, NoEnergy when missing
+	// Namespace: 0 none; i > 0 the i-th of the namespaces asked about;
+	// -i the i-th of the other namespaces seen (SampleStates returns them).
+	Namespace int32
+}
+
 // SampleStates reads the samples of some GPUs in [from, to), deduplicated by
-// (gpu_uuid, ts), in GPU and time order, reduced to their state and energy
-// counter (NoEnergy when missing); fn gets each one with the GPU's place in
-// gpus. It returns how many it read.
-func SampleStates(ctx context.Context, st Store, gpus []string, from, to int64, a Activity, fn func(gpu int, t int64, state int8, energy int64)) (int, error) {
+// (gpu_uuid, ts), in GPU and time order, reduced to SamplePoints: state,
+// energy counter and namespace, as its place among namespaces or among the
+// others seen, which it returns with how many samples it read.
+func SampleStates(ctx context.Context, st Store, gpus []string, from, to int64, a Activity, namespaces []string, fn func(SamplePoint)) (int, []string, error) {
 	// GPUs come back as their 1-based place in the list: a number per row
-	// instead of a string.
+	// instead of a string; so do the namespaces asked about, and only the
+	// others as strings.
 	list := quoteList(gpus)
 	places := make([]string, len(gpus))
 	for i := range gpus {
 		places[i] = strconv.Itoa(i + 1)
 	}
+	known := "[" + quoteList(namespaces) + "]"
+	if len(namespaces) == 0 {
+		known = "emptyArrayString()"
+	}
 	q := fmt.Sprintf(`SELECT transform(toString(gpu_uuid), [%s], [%s], toUInt32(0)), toUInt32(ts), %s,
-    if(isNull(energy_mj), toInt64(-1), toInt64(assumeNotNull(energy_mj))) FROM samples FINAL
+    if(isNull(energy_mj), toInt64(-1), toInt64(assumeNotNull(energy_mj))),
+    toUInt32(indexOf(%s, toString(namespace))) AS ns, if(ns = 0, toString(namespace), '')
+FROM samples FINAL
 `+visibleSamples+`
 WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d)
-ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, max(from, 0), to)
+ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), known, list, max(from, 0), to)
 	n := 0
+	var others []string
+	other := map[string]int32{}
 	// Destinations made once: tens of millions of rows pass through here.
-	var i, t uint32
+	var i, t, ns uint32
 	var s int8
 	var e int64
-	dest := []any{&i, &t, &s, &e}
+	var name string
+	dest := []any{&i, &t, &s, &e, &ns, &name}
 	err := st.Stream(ctx, q, func(scan func(...any) error) error {
 		if err := scan(dest...); err != nil {
 			return err
@@ -178,14 +199,24 @@ ORDER BY gpu_uuid, ts`, list, strings.Join(places, ","), a.stateExpr(), list, ma
 		if i == 0 || int(i) > len(gpus) {
 			return fmt.Errorf("GPU place %d out of range", i)
 		}
-		fn(int(i-1), int64(t), s, e)
+		p := SamplePoint{GPU: int(i - 1), T: int64(t), State: s, Energy: e, Namespace: int32(ns)}
+		if ns == 0 && name != "" {
+			id, ok := other[name]
+			if !ok {
+				others = append(others, name)
+				id = -int32(len(others))
+				other[name] = id
+			}
+			p.Namespace = id
+		}
+		fn(p)
 		n++
 		return nil
 	})
 	if err != nil {
-		return n, fmt.Errorf("read samples: %w", err)
+		return n, nil, fmt.Errorf("read samples: %w", err)
 	}
-	return n, nil
+	return n, others, nil
 }
 
 // EnergyReading is a GPU's energy counter at a time.

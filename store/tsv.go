@@ -48,6 +48,39 @@ func EncodeTSV(b []byte, v any) ([]byte, error) {
 			return fmt.Appendf(b, "%010d", u), nil
 		}
 		return strconv.AppendInt(b, x.Unix(), 10), nil
+	case []uint32:
+		b = append(b, '[')
+		for i, v := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, uint64(v), 10)
+		}
+		return append(b, ']'), nil
+	case []string:
+		// An array's strings are quoted literals, escaped as TabSeparated
+		// escapes them (the quote too).
+		b = append(b, '[')
+		for i, v := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '\'')
+			for _, c := range []byte(v) {
+				switch c {
+				case '\\', '\'':
+					b = append(b, '\\', c)
+				case '\t':
+					b = append(b, '\\', 't')
+				case '\n':
+					b = append(b, '\\', 'n')
+				default:
+					b = append(b, c)
+				}
+			}
+			b = append(b, '\'')
+		}
+		return append(b, ']'), nil
 	case *string:
 		return encodePtr(b, x)
 	case *uint32:

@@ -74,8 +74,8 @@ func visible(t *testing.T, dsn string) (digest string, rows, states, raw int) {
 		}
 		rows += len(samples)
 	}
-	states, err = store.SampleStates(ctx, st, gpus, killStart.Unix(), killStart.Add(48*time.Hour).Unix(),
-		store.Activity{Metric: "auto", ThresholdPct: 5}, func(int, int64, int8, int64) {})
+	states, _, err = store.SampleStates(ctx, st, gpus, killStart.Unix(), killStart.Add(48*time.Hour).Unix(),
+		store.Activity{Metric: "auto", ThresholdPct: 5}, nil, func(store.SamplePoint) {})
 	if err != nil {
 		t.Fatal(err)
 	}

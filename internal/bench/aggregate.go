@@ -214,7 +214,7 @@ func readStates(ctx context.Context, dsn string, day time.Time) (time.Duration, 
 	start := time.Now()
 	for off := 0; off < len(gpus); off += 256 {
 		part := gpus[off:min(off+256, len(gpus))]
-		if _, err := store.SampleStates(ctx, st, part, from-60, to, activity, func(int, int64, int8, int64) {}); err != nil {
+		if _, _, err := store.SampleStates(ctx, st, part, from-60, to, activity, nil, func(store.SamplePoint) {}); err != nil {
 			return 0, err
 		}
 	}
