@@ -213,6 +213,9 @@ const (
 	BorrowTooLong        ViolationKind = "borrow_too_long"
 	BorrowOverMonthlyCap ViolationKind = "borrow_over_monthly_cap"
 	UnallocatedUse       ViolationKind = "unallocated_use"
+	// AttributionMismatch: a provider's own namespace seen on a government
+	// GPU that a public project, or nobody, held (SPEC §5).
+	AttributionMismatch ViolationKind = "attribution_mismatch"
 )
 
 // FlagKind is the kind of an idle flag (SPEC §5).

@@ -77,6 +77,22 @@ type Provider struct {
 	EnergyGovernment, EnergyPrivate gpumeter.EnergyMJ
 	EnergyUnattributed              int64
 	EnergyCharges                   []EnergyCharge
+	// Attribution counts the covered seconds of the provider's GPUs by the
+	// namespace seen; Mismatches lists the runs of foreign or unknown
+	// namespaces of at least attribution.min_mismatch_minutes (SPEC §5).
+	Attribution store.Attribution
+	Mismatches  []Mismatch
+}
+
+// Mismatch is a run of consecutive seconds on one GPU, under one holder
+// ("" for none), on which one namespace not the holder's was seen.
+type Mismatch struct {
+	GPU, Node   string
+	Share       gpumeter.Share
+	Holder      string
+	Namespace   string
+	SeenProject string // the project whose namespace it is; "" for an unknown namespace
+	From, To    int64
 }
 
 // EnergyCharge prices the energy of one model's GPUs of a provider: all of
@@ -216,9 +232,16 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	l.account(rows, counts, cfg, sc.Provider)
 	l.days(hours, loc)
 	holds := BorrowHolds(tl)
+	fragments, err := store.Mismatches(ctx, st, filter)
+	if err != nil {
+		return nil, err
+	}
+	runs := mismatchRuns(fragments, ref.Projects, int64(cfg.Attribution.MinMismatchMinutes)*60)
 	for i := range l.Providers {
 		p := &l.Providers[i]
 		p.violations(holds, rows, A, B)
+		p.Mismatches = runs.of(p.ID)
+		p.Violations = append(p.Violations, runs.violations(p.ID)...)
 		p.Checks = p.checks()
 	}
 	if sc.Provider == "" {
@@ -301,6 +324,7 @@ func (l *Ledger) account(rows []store.Rollup, counts map[string]map[gpumeter.Sha
 		var e gpumeter.EnergyMJ
 		e.Add(r.Kind, r.EnergyActive, r.EnergyIdle, r.EnergyNoData)
 		a.p.EnergyUnattributed += r.EnergyUnattributed
+		a.p.Attribution.Plus(r.Attribution)
 		a.energyByModel[r.Model] += e.Total() + r.EnergyUnattributed
 		if r.Share == gpumeter.ShareGovernment {
 			a.p.EnergyGovernment.Plus(e)

@@ -133,6 +133,7 @@ func TestReissueSaysWhatChanged(t *testing.T) {
 			"data_quality.nodes_without_data[n2]: n2 -> ",
 			"projects[p-pub].active_gpu_hours: 2 -> 2.017",
 			"projects[p-pub].no_data_gpu_hours: 6 -> 5.983",
+			"providers[nhn].attribution_gpu_hours.unlabeled: 11.508 -> 11.525", // 60 s more covered, no namespace
 			"providers[nhn].charges_krw[public_active B200].gpu_hours: 2 -> 2.017",
 			"providers[nhn].charges_krw[public_active B200].krw: 3001 -> 3026", // 7,260 s × 1,500.5 / 3,600 = 3,025.99
 			"providers[nhn].hours.private.no_data: 6 -> 5.983",

@@ -39,6 +39,29 @@ type Provider struct {
 	EnergyKWh             ShareClasses   `json:"energy_kwh"`
 	EnergyUnattributedKWh float64        `json:"energy_unattributed_kwh"`
 	EnergyChargesKRW      []EnergyCharge `json:"energy_charges_krw"`
+	// The attribution audit (SPEC §5, §6).
+	AttributionGPUHours   Attribution `json:"attribution_gpu_hours"`
+	AttributionMismatches []Mismatch  `json:"attribution_mismatches"`
+}
+
+// Attribution is covered GPU-hours by the namespace seen.
+type Attribution struct {
+	Matched   float64 `json:"matched"`
+	Foreign   float64 `json:"foreign"`
+	Unknown   float64 `json:"unknown"`
+	Unlabeled float64 `json:"unlabeled"`
+}
+
+// Mismatch is a listed run of a namespace not the holder's.
+type Mismatch struct {
+	GPUUUID       string  `json:"gpu_uuid"`
+	Node          string  `json:"node"`
+	HolderProject string  `json:"holder_project"`
+	Namespace     string  `json:"namespace"`
+	SeenProject   string  `json:"seen_project"`
+	From          string  `json:"from"`
+	To            string  `json:"to"`
+	GPUHours      float64 `json:"gpu_hours"`
 }
 
 // EnergyCharge is the price of one model's energy (energy_tariffs).
@@ -150,6 +173,13 @@ func JSON(l *ledger.Ledger) *Report {
 			EnergyKWh:             ShareClasses{ClassKWh(p.EnergyGovernment), ClassKWh(p.EnergyPrivate)},
 			EnergyUnattributedKWh: gpumeter.KWh(p.EnergyUnattributed),
 			EnergyChargesKRW:      []EnergyCharge{},
+		}
+		a := p.Attribution
+		out.AttributionGPUHours = Attribution{h(a.Matched), h(a.Foreign), h(a.Unknown), h(a.Unlabeled)}
+		out.AttributionMismatches = []Mismatch{}
+		for _, m := range p.Mismatches {
+			out.AttributionMismatches = append(out.AttributionMismatches, Mismatch{GPUUUID: m.GPU, Node: m.Node, HolderProject: m.Holder,
+				Namespace: m.Namespace, SeenProject: m.SeenProject, From: timestamp(m.From), To: timestamp(m.To), GPUHours: h(m.To - m.From)})
 		}
 		for _, c := range p.EnergyCharges {
 			out.EnergyChargesKRW = append(out.EnergyChargesKRW, EnergyCharge{Model: c.Model, KWh: gpumeter.KWh(c.MJ), KRW: c.KRW, BilledTo: c.BilledTo})

@@ -9,6 +9,7 @@ import (
 	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/ledger"
 	"github.com/nipa-gpu/gpumeter/reports"
+	"github.com/nipa-gpu/gpumeter/store"
 )
 
 var kst = time.FixedZone("KST", 9*3600)
@@ -57,6 +58,9 @@ func testLedger() *ledger.Ledger {
 				EnergyGovernment:   gpumeter.EnergyMJ{PublicActive: 3_601_800_000, ProviderActive: 1_799_999},
 				EnergyUnattributed: 5_400_000,
 				EnergyCharges:      []ledger.EnergyCharge{{Model: "B200", MJ: 3_609_000_000, KRW: 101, BilledTo: gpumeter.BilledToProvider}},
+				Attribution:        store.Attribution{Matched: 3600, Foreign: 600, Unknown: 601, Unlabeled: 1800},
+				Mismatches: []ledger.Mismatch{{GPU: "GPU-G1", Node: "n1", Share: gpumeter.ShareGovernment, Holder: "p-pub", Namespace: "own",
+					SeenProject: "p-own", From: A + 3600, To: A + 4200}},
 			},
 		},
 		Projects: []ledger.Project{
@@ -103,7 +107,8 @@ func TestJSONFromLedger(t *testing.T) {
 		`{"class":"unallocated_active","model":"B200","gpu_hours":3,"krw":9,"billed_to":"provider"}],` +
 		`"violations":[{"kind":"unallocated_use","gpu_uuid":"GPU-K1","node":"k1","from":"2026-09-30T15:00:00Z","to":"2026-09-30T20:59:30Z","gpu_hours":3}],` +
 		`"idle_reallocation":{"flags":0,"flagged_idle_gpu_hours":0,"reallocated":0,"declined":0,"median_hours_to_ack":null},` +
-		`"energy_kwh":{"government":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":0},"private":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":0}},"energy_unattributed_kwh":0,"energy_charges_krw":[]},` +
+		`"energy_kwh":{"government":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":0},"private":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":0}},"energy_unattributed_kwh":0,"energy_charges_krw":[],` +
+		`"attribution_gpu_hours":{"matched":0,"foreign":0,"unknown":0,"unlabeled":0},"attribution_mismatches":[]},` +
 		`{"provider":"nhn","gpus":{"government":2,"private":1},"capacity_gpu_hours":{"government":12,"private":6},` +
 		`"hours":{"government":{"public_active":2,"public_idle":1.003,"provider_active":2.508,"provider_idle":0,"unallocated_active":0.167,"unallocated_idle":5.831,"no_data":0.492},` +
 		`"private":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":6}},` +
@@ -115,7 +120,10 @@ func TestJSONFromLedger(t *testing.T) {
 		`"idle_reallocation":{"flags":3,"flagged_idle_gpu_hours":39,"reallocated":1,"declined":1,"median_hours_to_ack":2.5},` +
 		`"energy_kwh":{"government":{"public_active":1.001,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":0},` +
 		`"private":{"public_active":0,"public_idle":0,"provider_active":0,"provider_idle":0,"unallocated_active":0,"unallocated_idle":0,"no_data":0}},"energy_unattributed_kwh":0.002,` +
-		`"energy_charges_krw":[{"model":"B200","kwh":1.003,"krw":101,"billed_to":"provider"}]}],` +
+		`"energy_charges_krw":[{"model":"B200","kwh":1.003,"krw":101,"billed_to":"provider"}],` +
+		`"attribution_gpu_hours":{"matched":1,"foreign":0.167,"unknown":0.167,"unlabeled":0.5},` +
+		`"attribution_mismatches":[{"gpu_uuid":"GPU-G1","node":"n1","holder_project":"p-pub","namespace":"own","seen_project":"p-own",` +
+		`"from":"2026-09-30T16:00:00Z","to":"2026-09-30T16:10:00Z","gpu_hours":0.167}]}],` +
 		`"projects":[{"project_id":"p-own","provider":"nhn","kind":"provider","allocated_gpu_hours":3,"active_gpu_hours":2.508,"no_data_gpu_hours":0.492,"energy_kwh":0},` +
 		`{"project_id":"p-pub","provider":"nhn","kind":"public","allocated_gpu_hours":9,"active_gpu_hours":2,"no_data_gpu_hours":6,"energy_kwh":1.001}],` +
 		`"idle_flags":[{"flag_id":"0123456789abcdef","kind":"unallocated_idle","provider":"nhn","node":"n1","gpu_uuid":"GPU-G2","project_id":"",` +
