@@ -184,6 +184,39 @@ func (w *workbook) lineChart(sheet string, first, series, days, anchorCol int, t
 	})
 }
 
+// attribution shows the attribution audit: covered GPU-hours by what the
+// namespace seen says, per provider, and the listed mismatch runs.
+func (w *workbook) attribution() error {
+	sheet, err := w.newSheet("sheet.attribution")
+	if err != nil {
+		return err
+	}
+	var rows [][]cell
+	for _, p := range w.rep.Providers {
+		a := p.AttributionGPUHours
+		rows = append(rows, []cell{txt(p.Provider), hrs(a.Matched), hrs(a.Foreign), hrs(a.Unknown), hrs(a.Unlabeled),
+			hrs(round3(a.Matched + a.Foreign + a.Unknown + a.Unlabeled))})
+	}
+	next, err := w.writeTable(&table{sheet: sheet, title: w.t("attribution_hours"), header: []string{w.t("provider"), w.t("matched"),
+		w.t("foreign"), w.t("unknown"), w.t("unlabeled"), w.t("covered")}, rows: rows, startAt: 1})
+	if err != nil {
+		return err
+	}
+	rows = nil
+	for _, p := range w.rep.Providers {
+		for _, m := range p.AttributionMismatches {
+			rows = append(rows, []cell{txt(p.Provider), txt(m.GPUUUID), txt(m.Node), txt(m.HolderProject), txt(m.Namespace), txt(m.SeenProject),
+				txt(w.local(m.From)), txt(w.local(m.To)), hrs(m.GPUHours)})
+		}
+	}
+	if len(rows) == 0 {
+		rows = [][]cell{{txt(w.t("none"))}}
+	}
+	_, err = w.writeTable(&table{sheet: sheet, title: w.t("mismatches"), header: []string{w.t("provider"), w.t("gpu"), w.t("node"),
+		w.t("holder"), w.t("namespace"), w.t("seen_project"), w.t("from"), w.t("to"), w.t("gpu_hours")}, rows: rows, startAt: next, filter: true})
+	return err
+}
+
 // energy shows the energy of the period: by provider, share and class, what
 // came across gaps, the energy charges, per project, and a day by day chart.
 func (w *workbook) energy() error {

@@ -33,7 +33,7 @@ func WriteWorkbook(out io.Writer, l *ledger.Ledger, o WorkbookOptions) error {
 	if err := w.styles(); err != nil {
 		return err
 	}
-	for _, step := range []func() error{w.summary, w.daily, w.trend, w.projects, w.shares, w.energy, w.idle, w.quality, w.gpus, w.changes, w.definitions} {
+	for _, step := range []func() error{w.summary, w.daily, w.trend, w.projects, w.shares, w.energy, w.attribution, w.idle, w.quality, w.gpus, w.changes, w.definitions} {
 		if err := step(); err != nil {
 			return err
 		}

@@ -46,7 +46,7 @@ func TestWorkbookReadsBackAsTheJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		sheets := f.GetSheetList()
-		if len(sheets) != 10 {
+		if len(sheets) != 11 {
 			t.Fatalf("%s: sheets %v", lang, sheets)
 		}
 		// The energy sheet carries the JSON's kWh; long sheets repeat their
@@ -62,13 +62,23 @@ func TestWorkbookReadsBackAsTheJSON(t *testing.T) {
 		if !found {
 			t.Errorf("%s: the energy sheet lacks nhn's government public_active 1.001 kWh: %v", lang, energyRows)
 		}
+		attrRows, _ := f.GetRows(sheets[6], excelize.Options{RawCellValue: true})
+		found = false
+		for _, r := range attrRows {
+			if len(r) > 5 && r[0] == "nhn" && r[1] == "1" && r[2] == "0.167" && r[5] == "1.834" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: the attribution sheet lacks nhn's 1 / 0.167 / … / 1.834 GPU-hours: %v", lang, attrRows)
+		}
 		titled := map[string]string{}
 		for _, dn := range f.GetDefinedName() {
 			if dn.Name == "_xlnm.Print_Titles" {
 				titled[dn.Scope] = dn.RefersTo
 			}
 		}
-		for _, sh := range []string{sheets[1], sheets[8]} { // daily, GPU detail
+		for _, sh := range []string{sheets[1], sheets[9]} { // daily, GPU detail
 			if titled[sh] != "'"+sh+"'!$1:$1" {
 				t.Errorf("%s: sheet %s prints titles %q", lang, sh, titled[sh])
 			}
@@ -129,7 +139,7 @@ func TestWorkbookReadsBackAsTheJSON(t *testing.T) {
 			}
 		}
 		// Every GPU row streamed into the detail sheet, seconds summing to capacity.
-		gpuRows, _ := f.GetRows(sheets[8])
+		gpuRows, _ := f.GetRows(sheets[9])
 		if len(gpuRows) != len(d.GPUs)+1 {
 			t.Errorf("GPU sheet has %d rows for %d GPUs", len(gpuRows)-1, len(d.GPUs))
 		}
