@@ -232,6 +232,22 @@ func printSummary(w io.Writer, rep *reports.Report) {
 			p.Hours.Government.NoData+p.Hours.Private.NoData, p.BorrowedGPUHours, p.LentGPUHours, krw, len(p.Violations))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "idle flags: %d   coverage: %.2f%%   nodes without data: %d\n", len(rep.IdleFlags),
+	fmt.Fprintf(w, "idle flags: %d   coverage: %.2f%%   nodes without data: %d\n\n", len(rep.IdleFlags),
 		rep.DataQuality.CoveragePct, len(rep.DataQuality.NodesWithoutData))
+	sum := func(c reports.Classes) float64 {
+		return c.PublicActive + c.PublicIdle + c.ProviderActive + c.ProviderIdle + c.UnallocatedActive + c.UnallocatedIdle + c.NoData
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "provider	energy government kWh	energy private kWh	unattributed kWh	foreign ns GPU-h	unknown ns GPU-h	mismatch runs	attribution violations	")
+	for _, p := range rep.Providers {
+		violations := 0
+		for _, v := range p.Violations {
+			if v.Kind == gpumeter.AttributionMismatch {
+				violations++
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t\n", p.Provider, sum(p.EnergyKWh.Government), sum(p.EnergyKWh.Private),
+			p.EnergyUnattributedKWh, p.AttributionGPUHours.Foreign, p.AttributionGPUHours.Unknown, len(p.AttributionMismatches), violations)
+	}
+	tw.Flush()
 }

@@ -33,6 +33,9 @@ var families = []family{
 		return fmt.Sprintf("%.6f", *s.PowerW), true
 	}},
 	{"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter", "Total energy consumption since boot (in mJ).", func(s gpumeter.Sample, _ int) (string, bool) {
+		if s.EnergyMJ == nil {
+			return "9223372036854775794", true // DCGM_INT64_BLANK
+		}
 		return strconv.FormatUint(*s.EnergyMJ, 10), true
 	}},
 	{"DCGM_FI_PROF_GR_ENGINE_ACTIVE", "gauge", "Ratio of time the graphics engine is active.", func(s gpumeter.Sample, inst int) (string, bool) {

@@ -121,7 +121,13 @@ func (f *Fleet) rand(parts ...any) float64 {
 	for _, p := range parts {
 		fmt.Fprint(h, "|", p)
 	}
-	return float64(h.Sum64()>>11) / float64(1<<53)
+	// FNV's high bits hardly change when only the last characters of the
+	// key do (a day number): mix them (splitmix64's finaliser).
+	x := h.Sum64()
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / float64(1<<53)
 }
 
 func (f *Fleet) uuid(node string, idx int) string {
@@ -214,17 +220,47 @@ func (f *Fleet) allocate() {
 }
 
 // Holder returns the project holding a GPU at t, and whether its pod labels
-// are still shown (they linger ~30 minutes after an allocation ends).
+// are still shown: they linger after an allocation ends, 20 minutes mostly,
+// 45 for one allocation in eight (past a 30-minute grace).
 func (g *GPU) Holder(t time.Time) (p *gpumeter.Project, labels *gpumeter.Project) {
 	for _, h := range g.holds {
 		if !t.Before(h.from) && t.Before(h.to) {
 			return h.project, h.project
 		}
-		if !t.Before(h.to) && t.Before(h.to.Add(30*time.Minute)) {
+		linger := 20 * time.Minute
+		if h.from.Unix()%8 == 0 {
+			linger = 45 * time.Minute
+		}
+		if !t.Before(h.to) && t.Before(h.to.Add(linger)) {
 			labels = h.project
 		}
 	}
 	return nil, labels
+}
+
+// namespaceAt is the namespace a GPU's pods show at t: its labels' project's
+// (see Holder), with the misuse the attribution audit looks for: now and
+// then for a few night hours a provider runs its own project's pods on a
+// government GPU a public project holds, and some pods run in namespaces no
+// project registered.
+func (f *Fleet) namespaceAt(g *GPU, t time.Time, holder, labels *gpumeter.Project) (*gpumeter.Project, string) {
+	hourKST := (t.Unix() + 9*3600) % 86400 / 3600
+	day := (t.Unix() + 9*3600) / 86400
+	if g.Node.Share == gpumeter.ShareGovernment && holder != nil && holder.Kind == gpumeter.ProjectPublic &&
+		hourKST >= 2 && hourKST < 5 && f.rand("misuse", g.Node.Name, day) < 0.03 {
+		for i := range f.Projects {
+			if p := &f.Projects[i]; p.Provider == g.Node.Provider.ID && p.Kind == gpumeter.ProjectProvider {
+				return p, p.Namespace
+			}
+		}
+	}
+	if f.rand("stranger", g.UUID, t.Unix()/3600) < 0.004 {
+		return nil, fmt.Sprintf("ci-runner-%d", int(f.rand("runner", g.UUID, t.Unix()/3600)*100))
+	}
+	if labels == nil {
+		return nil, ""
+	}
+	return labels, labels.Namespace
 }
 
 // Down reports whether a node's exporter is out at t: about one hour-long
@@ -281,8 +317,14 @@ func (f *Fleet) Sample(g *GPU, t time.Time) gpumeter.Sample {
 	s.FBUsedMiB, s.FBFreeMiB, s.PowerW = &used, &free, &power
 	energy := f.energy(g, t)
 	s.EnergyMJ = &energy
-	if labels != nil {
-		s.Namespace, s.Pod = labels.Namespace, fmt.Sprintf("%s-worker-%d", labels.ID, g.Index/4)
+	if p, ns := f.namespaceAt(g, t, holder, labels); ns != "" {
+		s.Namespace, s.Pod = ns, fmt.Sprintf("%s-worker-%d", ns, g.Index/4)
+		if p != nil {
+			s.Pod = fmt.Sprintf("%s-worker-%d", p.ID, g.Index/4)
+		}
+	}
+	if f.rand("noenergy", g.UUID, t.Unix()) < 0.002 {
+		s.EnergyMJ = nil // a reading without the counter: skipped, not a break
 	}
 	if f.rand("blank", g.UUID, t.Unix()) < 0.001 {
 		s.GrEngineActive = nil // sent as a blank sentinel

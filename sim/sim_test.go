@@ -91,7 +91,8 @@ func TestExpositionParsesBack(t *testing.T) {
 			}
 			want := f.Sample(g, at)
 			sawSliced = sawSliced || g.TimeSliced && want.Namespace != ""
-			if s.Hostname != n.Name || s.Namespace != want.Namespace || *s.PowerW != *want.PowerW || *s.EnergyMJ != *want.EnergyMJ {
+			if s.Hostname != n.Name || s.Namespace != want.Namespace || *s.PowerW != *want.PowerW || (s.EnergyMJ == nil) != (want.EnergyMJ == nil) ||
+				s.EnergyMJ != nil && *s.EnergyMJ != *want.EnergyMJ {
 				t.Fatalf("%s: got %+v, want %+v", g.UUID, s, want)
 			}
 			if n.MIG {
