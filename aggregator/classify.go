@@ -234,6 +234,7 @@ func energy(cells map[cellKey]*cell, points []point, prev *store.EnergyReading, 
 	if prev != nil {
 		last = &point{t: prev.T, energy: prev.MJ, state: store.StateMissing}
 	}
+	at := cellFinder{cells: cells, inv: inv, holds: holds}
 	for i := range points {
 		q := &points[i]
 		if q.energy == store.NoEnergy {
@@ -246,7 +247,7 @@ func energy(cells map[cellKey]*cell, points []point, prev *store.EnergyReading, 
 			}
 			switch {
 			case q.t-p.t <= gap && p.t >= from && p.t < to:
-				if c := cellAt(cells, p.t, inv, holds); c != nil {
+				if c := at.cell(p.t); c != nil {
 					switch p.state {
 					case store.StateActive:
 						c.energyActive += delta
@@ -257,7 +258,7 @@ func energy(cells map[cellKey]*cell, points []point, prev *store.EnergyReading, 
 					}
 				}
 			case q.t-p.t > gap && q.t >= from && q.t < to:
-				if c := cellAt(cells, q.t, inv, holds); c != nil {
+				if c := at.cell(q.t); c != nil {
 					c.energyUnattributed += delta
 				}
 			}
@@ -266,22 +267,37 @@ func energy(cells map[cellKey]*cell, points []point, prev *store.EnergyReading, 
 	}
 }
 
-// cellAt is the cell of second t, nil when t is not capacity. Every
-// capacity second of the window has its cell already.
-func cellAt(cells map[cellKey]*cell, t int64, inv []InvSpan, holds []HoldSpan) *cell {
-	for _, r := range inv {
-		if r.From <= t && t < r.To {
-			project := ""
-			for _, h := range holds {
-				if h.From <= t && t < h.To {
-					project = h.Project
-					break
-				}
-			}
-			return cells[cellKey{Hour: floorHour(t), Share: r.Share, Project: project}]
-		}
+// cellFinder finds the cell of a second, nil when it is not capacity. Every
+// capacity second of the window has its cell already. Asked in time order,
+// it walks the inventory rows and holds once.
+type cellFinder struct {
+	cells  map[cellKey]*cell
+	inv    []InvSpan
+	holds  []HoldSpan
+	ii, hi int
+	key    cellKey
+	last   *cell
+}
+
+func (f *cellFinder) cell(t int64) *cell {
+	for f.ii < len(f.inv) && f.inv[f.ii].To <= t {
+		f.ii++
 	}
-	return nil
+	if f.ii == len(f.inv) || f.inv[f.ii].From > t {
+		return nil
+	}
+	for f.hi < len(f.holds) && f.holds[f.hi].To <= t {
+		f.hi++
+	}
+	project := ""
+	if f.hi < len(f.holds) && f.holds[f.hi].From <= t {
+		project = f.holds[f.hi].Project
+	}
+	k := cellKey{Hour: floorHour(t), Share: f.inv[f.ii].Share, Project: project}
+	if k != f.key || f.last == nil {
+		f.key, f.last = k, f.cells[k]
+	}
+	return f.last
 }
 
 func floorHour(t int64) int64 { return t - ((t%3600)+3600)%3600 }

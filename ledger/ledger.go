@@ -232,9 +232,20 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	l.account(rows, counts, cfg, sc.Provider)
 	l.days(hours, loc)
 	holds := BorrowHolds(tl)
-	fragments, err := store.Mismatches(ctx, st, filter)
-	if err != nil {
-		return nil, err
+	// Only GPUs with foreign or unknown seconds have stretches to read.
+	var mismatched []string
+	for _, r := range rows {
+		if r.Attribution.Foreign+r.Attribution.Unknown > 0 && (len(mismatched) == 0 || mismatched[len(mismatched)-1] != r.GPU) {
+			mismatched = append(mismatched, r.GPU)
+		}
+	}
+	var fragments []store.Mismatch
+	if len(mismatched) > 0 {
+		only := filter
+		only.GPUs = mismatched
+		if fragments, err = store.Mismatches(ctx, st, only); err != nil {
+			return nil, err
+		}
 	}
 	runs := mismatchRuns(fragments, ref.Projects, int64(cfg.Attribution.MinMismatchMinutes)*60)
 	for i := range l.Providers {

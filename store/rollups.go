@@ -70,8 +70,12 @@ func (r *Rollup) setEnergy(e [8]uint64) {
 // Mismatches reads the stretches of foreign or unknown namespaces in the
 // selected rollups, per GPU in time order.
 func Mismatches(ctx context.Context, st Store, f RollupFilter) ([]Mismatch, error) {
+	// The rows with stretches are few: any version of them is found without
+	// FINAL, and FINAL then reads those keys only (a PREWHERE on key columns,
+	// which every version of a key shares, is safe before FINAL).
 	q := `SELECT gpu_uuid, provider, node, share, project_id, toUInt32(m_from), toUInt32(m_to), m_ns, m_kind
 FROM gpu_hours FINAL ARRAY JOIN mismatch_from AS m_from, mismatch_to AS m_to, mismatch_namespace AS m_ns, mismatch_kind AS m_kind
+PREWHERE (gpu_uuid, hour) GLOBAL IN (SELECT gpu_uuid, hour FROM gpu_hours WHERE ` + f.conditions() + ` AND notEmpty(mismatch_from))
 WHERE ` + f.conditions() + `
 ORDER BY gpu_uuid, m_from`
 	var out []Mismatch
@@ -242,7 +246,8 @@ ORDER BY gpu_uuid, share, project_id`
 // holder kind (for daily figures in any time zone and the hourly peak).
 func SumRollupsByHour(ctx context.Context, st Store, f RollupFilter) ([]Rollup, error) {
 	q := `SELECT toUInt32(hour), provider, share, project_kind, toUInt64(sum(capacity)), toUInt64(sum(active)),
-    toUInt64(sum(idle)), toUInt64(sum(no_data)), ` + energySums + `
+    toUInt64(sum(idle)), toUInt64(sum(no_data)), toUInt64(sum(energy_active_mj)), toUInt64(sum(energy_idle_mj)),
+    toUInt64(sum(energy_no_data_mj)), toUInt64(sum(energy_unattributed_mj))
 FROM ` + f.where() + `
 GROUP BY hour, provider, share, project_kind
 ORDER BY hour, provider, share, project_kind`
@@ -252,8 +257,8 @@ ORDER BY hour, provider, share, project_kind`
 		var h uint32
 		var share, kind string
 		var c, a, i, n uint64
-		var e [8]uint64
-		if err := scan(&h, &r.Provider, &share, &kind, &c, &a, &i, &n, &e[0], &e[1], &e[2], &e[3], &e[4], &e[5], &e[6], &e[7]); err != nil {
+		var e [8]uint64 // the energy only: days need no attribution
+		if err := scan(&h, &r.Provider, &share, &kind, &c, &a, &i, &n, &e[0], &e[1], &e[2], &e[3]); err != nil {
 			return err
 		}
 		r.Hour, r.Share, r.Kind = int64(h), gpumeter.Share(share), gpumeter.ProjectKind(kind)

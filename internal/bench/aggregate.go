@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -52,11 +53,31 @@ func benchAggregate(bin string) error {
 	start := time.Now()
 	// The engine generates the day's samples itself: every GPU every 15 s,
 	// utilization from a hash, a few missing values.
-	err = st.Exec(ctx, fmt.Sprintf(`INSERT INTO samples (gpu_uuid, ts, hostname, gpu_util, gr_engine_active, power_w, version)
+	// Energy counters climbing at 300-700 W, and the namespace of the
+	// project holding each GPU that day (none when unallocated), with an
+	// hour in 250 of pods in a namespace no project has: energy and the
+	// attribution audit are worked as in production.
+	var uuids, holders []string
+	for _, nd := range fleet.Nodes {
+		for _, g := range nd.GPUs {
+			ns := ""
+			if p, _ := g.Holder(day.Add(12 * time.Hour)); p != nil {
+				ns = p.Namespace
+			}
+			uuids, holders = append(uuids, "'"+g.UUID+"'"), append(holders, "'"+ns+"'")
+		}
+	}
+	if err := st.Exec(ctx, "SET max_query_size = 100000000"); err != nil { // the holders' list
+		return err
+	}
+	err = st.Exec(ctx, fmt.Sprintf(`INSERT INTO samples (gpu_uuid, ts, hostname, gpu_util, gr_engine_active, power_w, energy_mj, namespace, version)
 SELECT gpu_uuid, toDateTime(%d + k * 15), node,
        if(cityHash64(gpu_uuid, k) %% 200 = 0, NULL, toFloat32(cityHash64(gpu_uuid, intDiv(k, 240)) %% 100)),
-       toFloat32((cityHash64(gpu_uuid, k) %% 1000) / 1000), toFloat32(300), 1
-FROM (SELECT DISTINCT gpu_uuid, node FROM inventory_current) ARRAY JOIN range(5760) AS k`, day.Unix()))
+       toFloat32((cityHash64(gpu_uuid, k) %% 1000) / 1000), toFloat32(300),
+       toUInt64(k * 15 * (300000 + cityHash64(gpu_uuid) %% 400000)),
+       if(cityHash64(gpu_uuid, intDiv(k, 240)) %% 250 = 1, 'ci-runner', transform(toString(gpu_uuid), [%s], [%s], '')), 1
+FROM (SELECT DISTINCT gpu_uuid, node FROM inventory_current) ARRAY JOIN range(5760) AS k`, day.Unix(),
+		strings.Join(uuids, ","), strings.Join(holders, ",")))
 	if err != nil {
 		return err
 	}
@@ -69,7 +90,7 @@ FROM (SELECT DISTINCT gpu_uuid, node FROM inventory_current) ARRAY JOIN range(57
 	// that the report reads a full month of them, and the run state says all
 	// is aggregated up to now; the day itself is then aggregated by gpumeter.
 	err = st.Exec(ctx, fmt.Sprintf(`INSERT INTO aggregate_runs (run_id, aggregated_from, aggregated_until, dirty_until, params, finished_at)
-VALUES (1, toDateTime(%d), toDateTime(%d), %d, 'metric=auto threshold_pct=5 max_sample_gap=1m0s', now())`,
+VALUES (1, toDateTime(%d), toDateTime(%d), %d, '`+aggregator.ParamsFrom(config.Default()).String()+`', now())`,
 		month.Unix(), time.Now().Truncate(time.Hour).Unix(), time.Now().UnixNano()))
 	if err != nil {
 		return err
@@ -210,11 +231,18 @@ func readStates(ctx context.Context, dsn string, day time.Time) (time.Duration, 
 	}
 	from, to := day.Unix(), day.Add(24*time.Hour).Unix()
 	gpus := aggregator.NewTimelines(ref).GPUsWithCapacity(from, to)
-	activity := aggregator.ParamsFrom(config.Default()).Activity
+	params := aggregator.ParamsFrom(config.Default())
+	activity := params.Activity
+	var namespaces []string
+	for _, p := range ref.Projects {
+		if p.Namespace != "" {
+			namespaces = append(namespaces, p.Namespace)
+		}
+	}
 	start := time.Now()
 	for off := 0; off < len(gpus); off += 256 {
 		part := gpus[off:min(off+256, len(gpus))]
-		if _, _, err := store.SampleStates(ctx, st, part, from-60, to, activity, nil, func(store.SamplePoint) {}); err != nil {
+		if _, _, err := store.SampleStates(ctx, st, part, from-60, to+60, activity, namespaces, func(store.SamplePoint) {}); err != nil {
 			return 0, err
 		}
 	}
