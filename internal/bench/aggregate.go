@@ -20,8 +20,11 @@ import (
 // benchAggregate: `gpumeter aggregate` over one full-fleet day (13,136 GPUs
 // at 15 s ≈ 75.7M samples) on the embedded engine, then the month's JSON
 // report read from a month of rollups.
-func benchAggregate(bin string) error {
+func benchAggregate(bin string, plain bool) error {
 	fmt.Println("\n== aggregate ==")
+	if plain {
+		fmt.Println("(samples without energy counters or namespaces)")
+	}
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "gpumeter-bench-agg-")
 	if err != nil {
@@ -70,14 +73,18 @@ func benchAggregate(bin string) error {
 	if err := st.Exec(ctx, "SET max_query_size = 100000000"); err != nil { // the holders' list
 		return err
 	}
+	energy, namespace := "toUInt64(k * 15 * (300000 + cityHash64(gpu_uuid) % 400000))",
+		fmt.Sprintf("if(cityHash64(gpu_uuid, intDiv(k, 240)) %% 250 = 1, 'ci-runner', transform(toString(gpu_uuid), [%s], [%s], ''))",
+			strings.Join(uuids, ","), strings.Join(holders, ","))
+	if plain {
+		energy, namespace = "NULL", "''"
+	}
 	err = st.Exec(ctx, fmt.Sprintf(`INSERT INTO samples (gpu_uuid, ts, hostname, gpu_util, gr_engine_active, power_w, energy_mj, namespace, version)
 SELECT gpu_uuid, toDateTime(%d + k * 15), node,
        if(cityHash64(gpu_uuid, k) %% 200 = 0, NULL, toFloat32(cityHash64(gpu_uuid, intDiv(k, 240)) %% 100)),
        toFloat32((cityHash64(gpu_uuid, k) %% 1000) / 1000), toFloat32(300),
-       toUInt64(k * 15 * (300000 + cityHash64(gpu_uuid) %% 400000)),
-       if(cityHash64(gpu_uuid, intDiv(k, 240)) %% 250 = 1, 'ci-runner', transform(toString(gpu_uuid), [%s], [%s], '')), 1
-FROM (SELECT DISTINCT gpu_uuid, node FROM inventory_current) ARRAY JOIN range(5760) AS k`, day.Unix(),
-		strings.Join(uuids, ","), strings.Join(holders, ",")))
+       %s, %s, 1
+FROM (SELECT DISTINCT gpu_uuid, node FROM inventory_current) ARRAY JOIN range(5760) AS k`, day.Unix(), energy, namespace))
 	if err != nil {
 		return err
 	}

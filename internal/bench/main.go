@@ -38,6 +38,7 @@ func main() {
 	bin := flag.String("bin", "bin/gpumeter", "gpumeter binary")
 	what := flag.String("what", "import,collector,remotewrite,aggregate", "benchmarks to run: import, collector, remotewrite, aggregate")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the benchmarks here")
+	plain := flag.Bool("plain", false, "aggregate: samples without energy counters or namespaces (energy and the attribution audit idle)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -60,7 +61,7 @@ func main() {
 		case "remotewrite":
 			err = benchRemoteWrite()
 		case "aggregate":
-			err = benchAggregate(*bin)
+			err = benchAggregate(*bin, *plain)
 		default:
 			err = fmt.Errorf("unknown benchmark %q", w)
 		}
