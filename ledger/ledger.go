@@ -104,11 +104,6 @@ type EnergyCharge struct {
 	BilledTo gpumeter.BilledTo
 }
 
-// EnergyTotal is all the provider's energy of the period, in millijoules.
-func (p Provider) EnergyTotal() int64 {
-	return p.EnergyGovernment.Total() + p.EnergyPrivate.Total() + p.EnergyUnattributed
-}
-
 // ShareCounts counts GPUs per share.
 type ShareCounts struct{ Government, Private int }
 

@@ -23,12 +23,11 @@ type SampleBatch struct {
 	energy                    []*uint64
 	// The values the pointers point into, allocated once: a batch never
 	// grows past its capacity, so they never move.
-	f32Vals    []float32
-	u32Vals    []uint32
-	u64Vals    []uint64
-	ids        []uint64 // version and batch_id: the import's batch
-	capacity   int
-	minT, maxT time.Time
+	f32Vals  []float32
+	u32Vals  []uint32
+	u64Vals  []uint64
+	ids      []uint64 // version and batch_id: the import's batch
+	capacity int
 }
 
 // NewSampleBatch makes a batch for up to capacity samples.
@@ -43,9 +42,6 @@ func NewSampleBatch(capacity int) *SampleBatch {
 func (b *SampleBatch) Len() int   { return len(b.gpu) }
 func (b *SampleBatch) Full() bool { return len(b.gpu) >= b.capacity }
 
-// Span is the earliest and latest sample time held.
-func (b *SampleBatch) Span() (time.Time, time.Time) { return b.minT, b.maxT }
-
 // Reset empties the batch for reuse.
 func (b *SampleBatch) Reset() {
 	b.gpu, b.host, b.namespace, b.pod, b.ts = b.gpu[:0], b.host[:0], b.namespace[:0], b.pod[:0], b.ts[:0]
@@ -56,7 +52,6 @@ func (b *SampleBatch) Reset() {
 		b.fb[i] = b.fb[i][:0]
 	}
 	b.energy, b.f32Vals, b.u32Vals, b.u64Vals = b.energy[:0], b.f32Vals[:0], b.u32Vals[:0], b.u64Vals[:0]
-	b.minT, b.maxT = time.Time{}, time.Time{}
 }
 
 // SampleRow is one sample as a bulk write reads it: no pointers, so that
@@ -77,12 +72,6 @@ func (b *SampleBatch) Add(r *SampleRow) {
 	}
 	b.gpu, b.host, b.namespace, b.pod = append(b.gpu, r.GPU), append(b.host, r.Host), append(b.namespace, r.Namespace), append(b.pod, r.Pod)
 	b.ts = append(b.ts, r.TS)
-	if b.minT.IsZero() || r.TS.Before(b.minT) {
-		b.minT = r.TS
-	}
-	if r.TS.After(b.maxT) {
-		b.maxT = r.TS
-	}
 	for i, v := range r.Float {
 		var p *float32
 		if r.Has&(1<<i) != 0 {
