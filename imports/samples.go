@@ -31,7 +31,7 @@ const DefaultBatchRows = 50000
 // store in batches, written by other goroutines as the next batch is read,
 // so that reading, checking and the store's work overlap. Rows carry the
 // import's batch id, as their version too: no reader sees them until the
-// import's commit (store.InsertImportedSamples), whatever moment the import
+// import's commit (store.InsertImportedBatch), whatever moment the import
 // stops at. A file with a bad line is read to its end, so that every bad line
 // is named, and what was written of it is dropped: the store is as it was.
 // A re-import rewrites the same (gpu_uuid, ts) keys, which count once.

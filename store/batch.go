@@ -96,8 +96,9 @@ func (b *SampleBatch) Add(r *SampleRow) {
 	b.energy = append(b.energy, e)
 }
 
-// InsertImportedBatch writes a batch of an import under its batch id, as
-// InsertImportedSamples does, column by column.
+// InsertImportedBatch writes a batch of an import under its batch id (also
+// their version, so a later import wins). No reader sees them until the
+// import is committed (CommitImport): see visibleSamples.
 func InsertImportedBatch(ctx context.Context, st Inserter, b *SampleBatch, batch uint64) error {
 	if b.Len() == 0 {
 		return nil

@@ -20,17 +20,7 @@ var sampleColumns = []string{
 // once. version orders rewrites of the same (gpu_uuid, ts): the highest wins
 // when duplicates are merged, so writing a batch again is harmless.
 func InsertSamples(ctx context.Context, st Inserter, samples []gpumeter.Sample, version uint64) error {
-	return insertSamples(ctx, st, samples, version, 0)
-}
-
-// InsertImportedSamples writes samples of an import under its batch id (also
-// their version, so a later import wins). No reader sees them until the
-// import is committed (CommitImport): see visibleSamples.
-func InsertImportedSamples(ctx context.Context, st Inserter, samples []gpumeter.Sample, batch uint64) error {
-	return insertSamples(ctx, st, samples, batch, batch)
-}
-
-func insertSamples(ctx context.Context, st Inserter, samples []gpumeter.Sample, version, batch uint64) error {
+	const batch = 0 // collected: read at once
 	rows := make([][]any, len(samples))
 	for i, s := range samples {
 		rows[i] = []any{
