@@ -20,7 +20,7 @@ var sampleColumns = []string{
 // once. version orders rewrites of the same (gpu_uuid, ts): the highest wins
 // when duplicates are merged, so writing a batch again is harmless.
 func InsertSamples(ctx context.Context, st Inserter, samples []gpumeter.Sample, version uint64) error {
-	const batch = 0 // collected: read at once
+	const batch uint64 = 0 // collected: read at once
 	rows := make([][]any, len(samples))
 	for i, s := range samples {
 		rows[i] = []any{
