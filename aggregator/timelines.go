@@ -1,8 +1,8 @@
 package aggregator
 
 import (
-	"maps"
 	"cmp"
+	"maps"
 	"slices"
 	"time"
 
