@@ -118,43 +118,46 @@ func (w *workbook) trend() error {
 	if err != nil {
 		return err
 	}
+	_, err = w.dailyPivot(sheet, w.t("chart_daily"), func(d ledger.Day) float64 { return gpumeter.Hours(d.Seconds.Active()) })
+	return err
+}
+
+// dailyPivot writes a figure of each day (rows) per provider and share
+// (columns) from the sheet's first row, charts it beside, and returns the
+// next free row.
+func (w *workbook) dailyPivot(sheet, title string, figure func(ledger.Day) float64) (int, error) {
 	days := sortedDays(w.d.Daily)
 	type series struct {
 		provider string
 		share    gpumeter.Share
 	}
 	var cols []series
-	seen := map[series]bool{}
-	active := map[series]map[string]float64{}
+	values := map[series]map[string]float64{}
 	for _, r := range w.d.Daily {
 		k := series{r.Provider, r.Share}
-		if !seen[k] {
-			seen[k] = true
+		if values[k] == nil {
 			cols = append(cols, k)
-			active[k] = map[string]float64{}
+			values[k] = map[string]float64{}
 		}
-		active[k][r.Day] = gpumeter.Hours(r.Seconds.Active())
+		values[k][r.Day] = figure(r)
 	}
-	const first = 1
-	pivotHeader := []string{w.t("day")}
+	header := []string{w.t("day")}
 	for _, k := range cols {
-		pivotHeader = append(pivotHeader, k.provider+" "+w.shareName(k.share))
+		header = append(header, k.provider+" "+w.shareName(k.share))
 	}
 	var pivot [][]cell
 	for _, day := range days {
 		row := []cell{txt(day[5:])} // MM-DD: the month is in the title
 		for _, k := range cols {
-			row = append(row, hrs(active[k][day]))
+			row = append(row, hrs(values[k][day]))
 		}
 		pivot = append(pivot, row)
 	}
-	if _, err := w.writeTable(&table{sheet: sheet, header: pivotHeader, rows: pivot, startAt: 1}); err != nil {
-		return err
+	next, err := w.writeTable(&table{sheet: sheet, header: header, rows: pivot, startAt: 1})
+	if err != nil || len(days) == 0 || len(cols) == 0 {
+		return next, err
 	}
-	if len(days) == 0 || len(cols) == 0 {
-		return nil
-	}
-	return w.lineChart(sheet, first, len(cols), len(days), len(pivotHeader)+2, w.t("chart_daily"))
+	return next, w.lineChart(sheet, 1, len(cols), len(days), len(header)+2, title)
 }
 
 // lineChart charts a pivot of days (rows 2.., column first) by series (the
@@ -225,43 +228,9 @@ func (w *workbook) energy() error {
 		return err
 	}
 	// The daily pivot and its chart come first, as on the trend sheet.
-	days := sortedDays(w.d.Daily)
-	type series struct {
-		provider string
-		share    gpumeter.Share
-	}
-	var cols []series
-	seen := map[series]bool{}
-	daily := map[series]map[string]float64{}
-	for _, r := range w.d.Daily {
-		k := series{r.Provider, r.Share}
-		if !seen[k] {
-			seen[k] = true
-			cols = append(cols, k)
-			daily[k] = map[string]float64{}
-		}
-		daily[k][r.Day] = gpumeter.KWh(r.Energy)
-	}
-	pivotHeader := []string{w.t("day")}
-	for _, k := range cols {
-		pivotHeader = append(pivotHeader, k.provider+" "+w.shareName(k.share))
-	}
-	var pivot [][]cell
-	for _, day := range days {
-		row := []cell{txt(day[5:])}
-		for _, k := range cols {
-			row = append(row, hrs(daily[k][day]))
-		}
-		pivot = append(pivot, row)
-	}
-	next, err := w.writeTable(&table{sheet: sheet, header: pivotHeader, rows: pivot, startAt: 1})
+	next, err := w.dailyPivot(sheet, w.t("chart_energy"), func(d ledger.Day) float64 { return gpumeter.KWh(d.Energy) })
 	if err != nil {
 		return err
-	}
-	if len(days) > 0 && len(cols) > 0 {
-		if err := w.lineChart(sheet, 1, len(cols), len(days), len(pivotHeader)+2, w.t("chart_energy")); err != nil {
-			return err
-		}
 	}
 	header := append([]string{w.t("provider"), w.t("share")}, w.classHeaders()...)
 	header = append(header, w.t("total_kwh"))

@@ -124,6 +124,9 @@ func (s *Service) with(roles []string, h func(http.ResponseWriter, *http.Request
 }
 
 func writeError(w http.ResponseWriter, e apiError) {
+	if e.status == http.StatusAccepted { // not built yet: say when to ask again
+		w.Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.status)
 	json.NewEncoder(w).Encode(map[string]string{"error": e.msg})
@@ -154,7 +157,7 @@ func (s *Service) scope(r *http.Request, p config.Principal) (string, error) {
 // ledger is the ledger of a month, which must have begun, in the caller's
 // scope; or an apiError: 400 for a malformed month, 202 while the month is
 // first built.
-func (s *Service) ledger(w http.ResponseWriter, r *http.Request, p config.Principal, month string) (*ledger.Ledger, string, error) {
+func (s *Service) ledger(r *http.Request, p config.Principal, month string) (*ledger.Ledger, string, error) {
 	if !monthPattern.MatchString(month) {
 		return nil, "", apiError{http.StatusBadRequest, fmt.Sprintf("month %q: want YYYY-MM", month)}
 	}
@@ -170,7 +173,6 @@ func (s *Service) ledger(w http.ResponseWriter, r *http.Request, p config.Princi
 		return nil, "", err
 	}
 	if !ready {
-		w.Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())))
 		return nil, "", apiError{http.StatusAccepted, "month " + month + " is being built: ask again shortly"}
 	}
 	return l, provider, nil
@@ -182,7 +184,7 @@ func (s *Service) report(w http.ResponseWriter, r *http.Request, p config.Princi
 	if format != "json" && format != "xlsx" {
 		return apiError{http.StatusNotFound, "reports are YYYY-MM.json and YYYY-MM.xlsx"}
 	}
-	l, provider, err := s.ledger(w, r, p, month)
+	l, provider, err := s.ledger(r, p, month)
 	if err != nil {
 		return err
 	}
@@ -227,7 +229,7 @@ type LimitCheck struct {
 }
 
 func (s *Service) limits(w http.ResponseWriter, r *http.Request, p config.Principal) error {
-	l, _, err := s.ledger(w, r, p, r.URL.Query().Get("month"))
+	l, _, err := s.ledger(r, p, r.URL.Query().Get("month"))
 	if err != nil {
 		return err
 	}
@@ -364,36 +366,33 @@ func (s *Service) ack(w http.ResponseWriter, r *http.Request, p config.Principal
 	}
 	s.ackMu.Lock()
 	defer s.ackMu.Unlock()
-	flags, err := s.trackedFlags(r, store.FlagFilter{ID: id})
+	tracked, err := store.TrackedFlags(r.Context(), s.Store, store.FlagFilter{ID: id})
 	if err != nil {
 		return err
 	}
-	if len(flags) == 0 {
+	if len(tracked) == 0 {
 		return apiError{http.StatusNotFound, "no idle flag " + id}
 	}
-	f := flags[0]
-	if f.AckedAt != "" {
-		acks, err := store.Acks(r.Context(), s.Store, []string{id})
-		if err != nil {
-			return err
-		}
-		last := acks[id][len(acks[id])-1]
+	acks, err := store.Acks(r.Context(), s.Store, []string{id})
+	if err != nil {
+		return err
+	}
+	history := acks[id]
+	if n := len(history); n > 0 {
+		last := history[n-1]
 		if last.Action == req.Action && last.AllocationID == req.AllocationID && last.Note == req.Note {
-			return writeJSON(w, f)
+			return writeJSON(w, flagView(tracked[0], history))
 		}
 	}
-	a := gpumeter.Ack{FlagID: id, Action: req.Action, AllocationID: req.AllocationID, Note: req.Note, Principal: p.Name, At: time.Now()}
+	a := gpumeter.Ack{FlagID: id, Action: req.Action, AllocationID: req.AllocationID, Note: req.Note, Principal: p.Name, At: time.Now().UTC()}
 	if err := store.RecordAck(r.Context(), s.Store, a); err != nil {
 		return err
 	}
 	s.Log.Info("idle flag acknowledged", zap.String("flag_id", id), zap.String("action", string(a.Action)),
 		zap.String("allocation_id", a.AllocationID), zap.String("principal", p.Name))
 	s.months.stale()
-	flags, err = s.trackedFlags(r, store.FlagFilter{ID: id})
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, flags[0])
+	a.At = a.At.Truncate(time.Second) // as the store keeps it
+	return writeJSON(w, flagView(tracked[0], append(history, a)))
 }
 
 // checkText refuses what no person typed: invalid UTF-8, control characters

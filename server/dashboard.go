@@ -321,7 +321,7 @@ func (s *Service) fill(r *http.Request, v *view) error {
 			return nil
 		}
 		// The month's reallocation figures, if the month is built.
-		if l, _, err := s.ledger(discard{}, r, p, v.Month); err == nil {
+		if l, _, err := s.ledger(r, p, v.Month); err == nil {
 			v.Ledger, v.Report = l, reports.JSON(l)
 		}
 		return nil
@@ -332,7 +332,7 @@ func (s *Service) fill(r *http.Request, v *view) error {
 		}
 		return nil
 	}
-	l, _, err := s.ledger(discard{}, r, p, v.Month)
+	l, _, err := s.ledger(r, p, v.Month)
 	if err != nil {
 		return err
 	}
@@ -379,13 +379,6 @@ func (v *view) Checks() []viewCheck {
 	}
 	return out
 }
-
-// discard takes the headers s.ledger sets for the API's 202.
-type discard struct{}
-
-func (discard) Header() http.Header         { return http.Header{} }
-func (discard) Write(b []byte) (int, error) { return len(b), nil }
-func (discard) WriteHeader(int)             {}
 
 // formatHours is a figure to 3 decimals with thousands separators: the
 // JSON's value, as people read it.
