@@ -102,11 +102,13 @@ func (a *Aggregator) Recompute(ctx context.Context, from, to time.Time) (Stats, 
 	days := int((B - A + 86399) / 86400)
 	for day, nth := A, 1; day < B; day, nth = day+86400, nth+1 {
 		dayEnd := min(day+86400, B)
+		// One read of the day's keys: asking per chunk of GPUs makes the
+		// engine go through the whole day's rollups for each chunk.
+		old, err := store.RollupKeys(ctx, a.Store, store.RollupFilter{From: day, To: dayEnd})
+		if err != nil {
+			return stats, err
+		}
 		n, err := a.eachCells(ctx, tl, gpus, day, dayEnd, func(part []string, cells map[string]map[cellKey]*cell) error {
-			old, err := store.RollupKeys(ctx, a.Store, store.RollupFilter{From: day, To: dayEnd, GPUs: part})
-			if err != nil {
-				return err
-			}
 			for _, g := range part {
 				rows = appendRows(rows, g, cells[g], old[g])
 			}

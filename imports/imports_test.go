@@ -313,5 +313,10 @@ func TestSamplesOneBadRowRejectsFile(t *testing.T) {
 		if n := storetest.Count(t, st, "SELECT count() FROM samples"); n != 0 {
 			t.Fatalf("%d rows of the rejected file left in the table", n)
 		}
+		// So are their GPUs from the list the report counts unregistered
+		// GPUs in (none of GPU-0..7 is in an inventory).
+		if n := storetest.Count(t, st, "SELECT count() FROM sample_gpus"); n != 0 {
+			t.Fatalf("%d GPU-hours of the rejected file left in sample_gpus", n)
+		}
 	})
 }

@@ -203,7 +203,7 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	}
 	filter := store.RollupFilter{From: A, To: B, Provider: sc.Provider}
 	// GPUs come back without node and model, which the inventory gives.
-	rows, err := store.SumRollups(ctx, st, filter)
+	rows, hours, err := store.SumRollupsWithHours(ctx, st, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -212,10 +212,6 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 		if place, ok := tl.Place(r.GPU, r.Share, A, B); ok {
 			r.Node, r.Model = place.Node, place.Model
 		}
-	}
-	hours, err := store.SumRollupsByHour(ctx, st, filter)
-	if err != nil {
-		return nil, err
 	}
 	counts, err := store.GPUCounts(ctx, st, A, B)
 	if err != nil {

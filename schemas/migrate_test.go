@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/schemas"
 	"github.com/nipa-gpu/gpumeter/store"
@@ -41,7 +42,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 }
 
 // A store made before imports were all or nothing keeps its samples through
-// migration 0007, all of them seen, and imports work on it as on a new one.
+// migration 0007, all of them seen, and imports work on it as on a new one;
+// migration 0013 lists their GPUs.
 func TestSamplesSurviveTheMoveToBatches(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
@@ -72,6 +74,18 @@ func TestSamplesSurviveTheMoveToBatches(t *testing.T) {
 			}
 			if n := storetest.Count(t, st, "SELECT count() FROM samples WHERE batch_id = 0"); n != 100 {
 				t.Fatalf("%d samples of batch 0, want 100", n)
+			}
+			// Migration 0013 lists the GPUs of the samples already stored
+			// (GPU-1 is in no inventory), and the view those inserted since.
+			later := gpumeter.Sample{TS: at.Add(time.Hour), GPUUUID: "GPU-2"}
+			if err := store.InsertSamples(ctx, st, []gpumeter.Sample{later}, 8); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct{ hours, want int }{{1, 1}, {2, 2}} {
+				n, err := store.UnregisteredGPUs(ctx, st, at.Unix(), at.Add(time.Duration(c.hours)*time.Hour).Unix())
+				if err != nil || n != c.want {
+					t.Fatalf("%d unregistered GPUs in %d h, want %d: %v", n, c.hours, c.want, err)
+				}
 			}
 		})
 	}

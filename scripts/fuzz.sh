@@ -13,6 +13,7 @@ targets=(
 	"./collector FuzzParseDCGM"
 	"./config FuzzParse"
 	"./store FuzzRedact"
+	"./store/chdb FuzzNative"
 )
 status=0
 for t in "${targets[@]}"; do

@@ -150,12 +150,22 @@ func DropImport(ctx context.Context, st Store, batch uint64) (int, error) {
 }
 
 // dropSamplePartitions drops the partitions of samples whose batch id drop
-// picks; a partition is (YYYYMM, batch_id).
+// picks, and sample_gpus' of the same batches; a partition is (YYYYMM,
+// batch_id) in both. It returns how many it dropped of samples.
 func dropSamplePartitions(ctx context.Context, st Store, drop func(batch uint64) bool) (int, error) {
+	n, err := dropBatchPartitions(ctx, st, "samples", drop)
+	if err != nil {
+		return n, err
+	}
+	_, err = dropBatchPartitions(ctx, st, "sample_gpus", drop)
+	return n, err
+}
+
+func dropBatchPartitions(ctx context.Context, st Store, name string, drop func(batch uint64) bool) (int, error) {
 	d := st.Dialect()
-	table, onCluster := "samples", ""
+	table, onCluster := name, ""
 	if d.Cluster != "" {
-		table, onCluster = d.Database+".samples_local", " ON CLUSTER "+d.Cluster
+		table, onCluster = d.Database+"."+name+"_local", " ON CLUSTER "+d.Cluster
 	}
 	var doomed []string
 	q := fmt.Sprintf(`SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = %s AND active`,
@@ -173,11 +183,11 @@ func dropSamplePartitions(ctx context.Context, st Store, drop func(batch uint64)
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("read samples partitions: %w", err)
+		return 0, fmt.Errorf("read %s partitions: %w", name, err)
 	}
 	for i, p := range doomed {
 		if err := st.Exec(ctx, fmt.Sprintf("ALTER TABLE %s%s DROP PARTITION %s", table, onCluster, p)); err != nil {
-			return i, fmt.Errorf("drop uncommitted import samples %s: %w", p, err)
+			return i, fmt.Errorf("drop uncommitted import %s %s: %w", name, p, err)
 		}
 	}
 	return len(doomed), nil

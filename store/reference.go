@@ -130,8 +130,10 @@ GROUP BY provider, share`, to, max(from, 0))
 // UnregisteredGPUs counts the GPUs with samples in [from, to) that no
 // inventory row names.
 func UnregisteredGPUs(ctx context.Context, st Store, from, to int64) (int, error) {
-	q := fmt.Sprintf(`SELECT toUInt64(uniqExact(gpu_uuid)) FROM samples `+visibleSamples+`
-WHERE ts >= toDateTime(%d) AND ts < toDateTime(%d) AND gpu_uuid GLOBAL NOT IN (SELECT gpu_uuid FROM inventory_current)`, max(from, 0), to)
+	// sample_gpus has the GPUs of each hour's samples: whole hours count.
+	q := fmt.Sprintf(`SELECT toUInt64(uniqExact(gpu_uuid)) FROM sample_gpus `+visibleSamples+`
+WHERE hour >= toDateTime(%d) AND hour < toDateTime(%d) AND gpu_uuid GLOBAL NOT IN (SELECT gpu_uuid FROM inventory_current)`,
+		max(from, 0)/3600*3600, to)
 	var n uint64
 	if err := st.Stream(ctx, q, func(scan func(...any) error) error { return scan(&n) }); err != nil {
 		return 0, fmt.Errorf("count unregistered GPUs: %w", err)

@@ -211,66 +211,85 @@ func RollupGPUs(ctx context.Context, st Store, f RollupFilter) ([]string, error)
 // model are left to the inventory: carrying those strings through the
 // engine's GROUP BY costs a quarter of its time.
 func SumRollups(ctx context.Context, st Store, f RollupFilter) ([]Rollup, error) {
-	q := `SELECT gpu_uuid, any(provider), share, project_id, any(project_kind),
+	var out []Rollup
+	err := streamSums(ctx, st, sumQuery(f, byGPU, byGPU), func(r Rollup) { out = append(out, r) })
+	return out, err
+}
+
+// SumRollupsWithHours gives SumRollups' sums and, beside them, the sums per
+// hour, provider, share and holder kind, in that order (for daily figures in
+// any time zone and the hourly peak; their GPU and project are empty).
+// FINAL's merge is most of a month report's time: engines with GROUPING
+// SETS make both in one pass over the rollups.
+func SumRollupsWithHours(ctx context.Context, st Store, f RollupFilter) (gpus, hours []Rollup, err error) {
+	split := func(r Rollup) {
+		if r.GPU == "" { // a GPU is never unnamed: an hour's sum
+			hours = append(hours, r)
+		} else {
+			gpus = append(gpus, r)
+		}
+	}
+	if st.Dialect().GroupingSets() {
+		err = streamSums(ctx, st, sumQuery(f, byGPU+", "+byHour, "GROUPING SETS (("+byGPU+"), ("+byHour+"))"), split)
+		return gpus, hours, err
+	}
+	if err = streamSums(ctx, st, sumQuery(f, byGPU, byGPU), split); err == nil {
+		err = streamSums(ctx, st, sumQuery(f, byHour, byHour), split)
+	}
+	return gpus, hours, err
+}
+
+// The keys rollups are summed by: per GPU, and per hour.
+const (
+	byGPU  = "gpu_uuid, share, project_id"
+	byHour = "hour, provider, share, project_kind"
+)
+
+// sumQuery sums the selected rollups GROUP BY group, whose keys are among
+// keys. A key column outside keys reads as its type's default, as GROUPING
+// SETS gives it in the sets without it; rows come in GPU, hour, provider,
+// share, project and kind order.
+func sumQuery(f RollupFilter, keys, group string) string {
+	key := func(name, expr, zero string) string {
+		if strings.Contains(keys, name) {
+			return expr
+		}
+		return zero
+	}
+	gpu, hour, project := key("gpu_uuid", "gpu_uuid", "''"), key("hour", "toUInt32(hour)", "toUInt32(0)"), key("project_id", "project_id", "''")
+	return `SELECT ` + gpu + ` AS g, ` + hour + ` AS h, any(provider) AS p, share, ` + project + ` AS j, any(project_kind) AS k,
     toUInt64(sum(capacity)), toUInt64(sum(active)), toUInt64(sum(idle)), toUInt64(sum(no_data)),
     toUInt32(minIf(active_from, active_from > 0)), toUInt32(max(active_until)),
     ` + energySums + `
 FROM ` + f.where() + `
-GROUP BY gpu_uuid, share, project_id
-ORDER BY gpu_uuid, share, project_id`
-	var out []Rollup
+GROUP BY ` + group + `
+ORDER BY g, h, p, share, j, k`
+}
+
+// streamSums hands fn each row of a sumQuery.
+func streamSums(ctx context.Context, st Store, q string, fn func(Rollup)) error {
 	err := st.Stream(ctx, q, func(scan func(...any) error) error {
 		var r Rollup
 		var share, kind string
+		var h uint32
 		var c, a, i, n uint64
 		var af, au uint32
 		var e [8]uint64
-		if err := scan(&r.GPU, &r.Provider, &share, &r.Project, &kind, &c, &a, &i, &n, &af, &au, &e[0], &e[1], &e[2], &e[3],
+		if err := scan(&r.GPU, &h, &r.Provider, &share, &r.Project, &kind, &c, &a, &i, &n, &af, &au, &e[0], &e[1], &e[2], &e[3],
 			&e[4], &e[5], &e[6], &e[7]); err != nil {
-			return err
-		}
-		r.Share, r.Kind = gpumeter.Share(share), gpumeter.ProjectKind(kind)
-		r.Capacity, r.Active, r.Idle, r.NoData = int64(c), int64(a), int64(i), int64(n)
-		r.ActiveFrom, r.ActiveUntil = int64(af), int64(au)
-		r.setEnergy(e)
-		out = append(out, r)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read rollups: %w", err)
-	}
-	return out, nil
-}
-
-// SumRollupsByHour sums the selected rollups per hour, provider, share and
-// holder kind (for daily figures in any time zone and the hourly peak).
-func SumRollupsByHour(ctx context.Context, st Store, f RollupFilter) ([]Rollup, error) {
-	q := `SELECT toUInt32(hour), provider, share, project_kind, toUInt64(sum(capacity)), toUInt64(sum(active)),
-    toUInt64(sum(idle)), toUInt64(sum(no_data)), toUInt64(sum(energy_active_mj)), toUInt64(sum(energy_idle_mj)),
-    toUInt64(sum(energy_no_data_mj)), toUInt64(sum(energy_unattributed_mj))
-FROM ` + f.where() + `
-GROUP BY hour, provider, share, project_kind
-ORDER BY hour, provider, share, project_kind`
-	var out []Rollup
-	err := st.Stream(ctx, q, func(scan func(...any) error) error {
-		var r Rollup
-		var h uint32
-		var share, kind string
-		var c, a, i, n uint64
-		var e [8]uint64 // the energy only: days need no attribution
-		if err := scan(&h, &r.Provider, &share, &kind, &c, &a, &i, &n, &e[0], &e[1], &e[2], &e[3]); err != nil {
 			return err
 		}
 		r.Hour, r.Share, r.Kind = int64(h), gpumeter.Share(share), gpumeter.ProjectKind(kind)
 		r.Capacity, r.Active, r.Idle, r.NoData = int64(c), int64(a), int64(i), int64(n)
+		r.ActiveFrom, r.ActiveUntil = int64(af), int64(au)
 		r.setEnergy(e)
-		out = append(out, r)
+		fn(r)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read rollups: %w", err)
+		return fmt.Errorf("read rollups: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // LastActive is, per GPU, the end of its last active second in the

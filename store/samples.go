@@ -228,7 +228,7 @@ func LastEnergy(ctx context.Context, st Store, gpus []string, from, to int64) (m
 	if len(gpus) == 0 {
 		return out, nil
 	}
-	q := fmt.Sprintf(`SELECT gpu_uuid, toUInt32(max(ts)), toInt64(argMax(energy_mj, ts)) FROM samples FINAL `+visibleSamples+`
+	q := fmt.Sprintf(`SELECT gpu_uuid, toUInt32(max(ts)), toInt64(assumeNotNull(argMax(energy_mj, ts))) FROM samples FINAL `+visibleSamples+`
 WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d) AND isNotNull(energy_mj)
 GROUP BY gpu_uuid`, quoteList(gpus), max(from, 0), to)
 	err := st.Stream(ctx, q, func(scan func(...any) error) error {

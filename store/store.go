@@ -45,6 +45,7 @@ type Dialect struct {
 func (d Dialect) Codecs() bool         { return d.Version.AtLeast(19, 11) }
 func (d Dialect) TTL() bool            { return d.Version.AtLeast(19, 6) }
 func (d Dialect) LowCardinality() bool { return d.Version.AtLeast(19, 11) }
+func (d Dialect) GroupingSets() bool   { return d.Version.AtLeast(22, 9) }
 
 // Version is a ClickHouse release, such as 26.7.2.1.
 type Version struct{ Major, Minor int }

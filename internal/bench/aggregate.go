@@ -102,14 +102,19 @@ VALUES (1, toDateTime(%d), toDateTime(%d), %d, '`+aggregator.ParamsFrom(config.D
 	if err != nil {
 		return err
 	}
-	err = st.Exec(ctx, fmt.Sprintf(`INSERT INTO gpu_hours (hour, gpu_uuid, provider, node, model, share, project_id, project_kind,
+	// A day an INSERT, as aggregate writes them: a rollup part then covers
+	// a day's hours, not every hour of the month (whose parts FINAL would
+	// have to merge all through).
+	for d := 0; d < 31; d++ {
+		err = st.Exec(ctx, fmt.Sprintf(`INSERT INTO gpu_hours (hour, gpu_uuid, provider, node, model, share, project_id, project_kind,
     capacity, active, idle, no_data, active_from, active_until, version)
 SELECT toDateTime(%d + h * 3600), gpu_uuid, provider, node, model, share, '', '',
        3600, a, 3600 - a - 60, 60, 0, 0, 1
-FROM (SELECT gpu_uuid, provider, node, model, share FROM inventory_current) ARRAY JOIN range(744) AS h
-ARRAY JOIN [toUInt32(cityHash64(gpu_uuid, h) %% 3000)] AS a`, month.Unix()))
-	if err != nil {
-		return err
+FROM (SELECT gpu_uuid, provider, node, model, share FROM inventory_current) ARRAY JOIN range(%d, %d) AS h
+ARRAY JOIN [toUInt32(cityHash64(gpu_uuid, h) %% 3000)] AS a`, month.Unix(), d*24, d*24+24))
+		if err != nil {
+			return err
+		}
 	}
 	st.Close()
 

@@ -1,7 +1,6 @@
 package chdb
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -114,46 +113,37 @@ func (s *Store) Stream(ctx context.Context, query string, fn func(scan func(dest
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	out, err := s.eng.query(query, "TabSeparated")
+	out, err := s.eng.query(query, "Native")
 	if err != nil {
 		return wrap(err)
 	}
-	fields := make([][]byte, 0, 16)
+	r := reader{buf: out}
+	var b block
+	row := 0
 	scan := func(dest ...any) error {
-		if len(dest) != len(fields) {
-			return fmt.Errorf("scan: %d destinations for %d columns", len(dest), len(fields))
+		if len(dest) != len(b.cols) {
+			return fmt.Errorf("scan: %d destinations for %d columns", len(dest), len(b.cols))
 		}
 		for i, d := range dest {
-			if err := store.ParseTSVField(fields[i], d); err != nil {
+			if err := b.cols[i].scan(row, d); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	for len(out) > 0 {
-		line := out
-		if i := bytes.IndexByte(out, '\n'); i >= 0 {
-			line, out = out[:i], out[i+1:]
-		} else {
-			out = nil
-		}
-		fields = splitTabs(fields[:0], line)
-		if err := fn(scan); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// splitTabs splits a TabSeparated line into fields, reusing dst.
-func splitTabs(dst [][]byte, line []byte) [][]byte {
 	for {
-		i := bytes.IndexByte(line, '\t')
-		if i < 0 {
-			return append(dst, line)
+		more, err := r.next(&b)
+		if err != nil {
+			return wrap(err)
 		}
-		dst = append(dst, line[:i])
-		line = line[i+1:]
+		if !more {
+			return nil
+		}
+		for row = 0; row < b.rows; row++ {
+			if err := fn(scan); err != nil {
+				return err
+			}
+		}
 	}
 }
 
