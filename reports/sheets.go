@@ -436,8 +436,13 @@ func (w *workbook) gpus() error {
 	if err != nil {
 		return err
 	}
-	// A streamed sheet takes its print setup before its rows.
+	// A streamed sheet takes its print setup and filter before its rows:
+	// set after them, they make excelize read the whole sheet back.
 	if err := w.pageSetup(sheet); err != nil {
+		return err
+	}
+	last, _ := excelize.CoordinatesToCellName(len(w.gpuHeader()), len(w.d.GPUs)+1)
+	if err := w.f.AutoFilter(sheet, "A1:"+last, nil); err != nil {
 		return err
 	}
 	w.streamed = sheet
@@ -445,8 +450,7 @@ func (w *workbook) gpus() error {
 	if err != nil {
 		return err
 	}
-	header := append([]string{w.t("gpu"), w.t("provider"), w.t("node"), w.t("model"), w.t("share"), w.t("capacity")}, w.classHeaders()...)
-	header = append(header, w.t("coverage"))
+	header := w.gpuHeader()
 	for i, h := range header {
 		width := float64(max(displayWidth(h), 12) + 3)
 		if i == 0 {
@@ -486,11 +490,12 @@ func (w *workbook) gpus() error {
 			return err
 		}
 	}
-	if err := sw.Flush(); err != nil {
-		return err
-	}
-	last, _ := excelize.CoordinatesToCellName(len(header), len(w.d.GPUs)+1)
-	return w.f.AutoFilter(sheet, "A1:"+last, nil)
+	return sw.Flush()
+}
+
+func (w *workbook) gpuHeader() []string {
+	header := append([]string{w.t("gpu"), w.t("provider"), w.t("node"), w.t("model"), w.t("share"), w.t("capacity")}, w.classHeaders()...)
+	return append(header, w.t("coverage"))
 }
 
 func (w *workbook) changes() error {

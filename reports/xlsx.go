@@ -38,7 +38,6 @@ func WriteWorkbook(out io.Writer, l *ledger.Ledger, o WorkbookOptions) error {
 			return err
 		}
 	}
-	w.f.DeleteSheet("Sheet1")
 	// Print setup last: filters rewrite the sheet properties it lives in.
 	for _, sheet := range w.f.GetSheetList() {
 		if sheet == w.streamed {
@@ -54,7 +53,6 @@ func WriteWorkbook(out io.Writer, l *ledger.Ledger, o WorkbookOptions) error {
 			return err
 		}
 	}
-	w.f.SetActiveSheet(0)
 	if err := w.f.SetDocProps(&excelize.DocProperties{Title: w.t("title") + " " + rep.Month, Creator: "gpumeter " + o.Version}); err != nil {
 		return err
 	}
@@ -74,6 +72,7 @@ type workbook struct {
 	// printTitles are the rows each sheet repeats atop every printed page:
 	// down to its main table's header.
 	printTitles map[string]int
+	sheets      int // made so far
 }
 
 const font = "NanumGothic" // renders Hangul; Excel substitutes a Korean font where it is absent
@@ -133,6 +132,12 @@ type table struct {
 
 func (w *workbook) newSheet(key string) (string, error) {
 	name := w.t(key)
+	// The first sheet takes the place of the new file's Sheet1, the active
+	// one: deleting Sheet1 or choosing the active sheet once all are
+	// written makes excelize read every sheet back, the streamed one too.
+	if w.sheets++; w.sheets == 1 {
+		return name, w.f.SetSheetName(w.f.GetSheetName(0), name)
+	}
 	_, err := w.f.NewSheet(name)
 	return name, err
 }

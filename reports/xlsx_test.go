@@ -72,16 +72,25 @@ func TestWorkbookReadsBackAsTheJSON(t *testing.T) {
 		if !found {
 			t.Errorf("%s: the attribution sheet lacks nhn's 1 / 0.167 / … / 1.834 GPU-hours: %v", lang, attrRows)
 		}
-		titled := map[string]string{}
+		titled, filtered := map[string]string{}, map[string]string{}
 		for _, dn := range f.GetDefinedName() {
-			if dn.Name == "_xlnm.Print_Titles" {
+			switch dn.Name {
+			case "_xlnm.Print_Titles":
 				titled[dn.Scope] = dn.RefersTo
+			case "_xlnm._FilterDatabase":
+				filtered[dn.Scope] = dn.RefersTo
 			}
 		}
 		for _, sh := range []string{sheets[1], sheets[9]} { // daily, GPU detail
 			if titled[sh] != "'"+sh+"'!$1:$1" {
 				t.Errorf("%s: sheet %s prints titles %q", lang, sh, titled[sh])
 			}
+		}
+		// The streamed GPU sheet filters its whole table: a header and a
+		// row per GPU and share.
+		gpuSheet := sheets[9]
+		if want := fmt.Sprintf("'%s'!$A$1:$N$%d", gpuSheet, len(d.GPUs)+1); filtered[gpuSheet] != want {
+			t.Errorf("%s: sheet %s filters %q, want %q", lang, gpuSheet, filtered[gpuSheet], want)
 		}
 		summary := sheets[0]
 		rows, _ := f.GetRows(summary)
