@@ -154,22 +154,28 @@ func (s Seconds) Active() int64 { return s.PublicActive + s.ProviderActive + s.U
 func (s Seconds) Idle() int64 { return s.PublicIdle + s.ProviderIdle + s.UnallocatedIdle }
 
 // Hours turns seconds into GPU-hours rounded half up to 3 decimals.
-func Hours(seconds int64) float64 {
-	sign := int64(1)
-	if seconds < 0 {
-		sign, seconds = -1, -seconds
-	}
-	return float64(sign*((seconds*1000+1800)/3600)) / 1000
-}
+func Hours(seconds int64) float64 { return float64(divRound(seconds*1000, 3600)) / 1000 }
 
 // KRW is round_half_up(seconds / 3600 × rate), computed exactly: the rate is
 // taken as the decimal it is written as, not as a binary float.
-func KRW(seconds int64, rate float64) int64 {
+func KRW(seconds int64, rate float64) int64 { return priced(rate, seconds, 3600) }
+
+// divRound is n/d rounded half up, halves away from zero for a negative n.
+func divRound(n, d int64) int64 {
+	if n < 0 {
+		return -divRound(-n, d)
+	}
+	return (n + d/2) / d
+}
+
+// priced is round_half_up(rate × n/d) in whole won, exactly: the rate is
+// taken as the decimal it is written as.
+func priced(rate float64, n, d int64) int64 {
 	r, ok := new(big.Rat).SetString(strconv.FormatFloat(rate, 'f', -1, 64))
 	if !ok {
 		return 0
 	}
-	x := new(big.Rat).Mul(r, new(big.Rat).SetFrac64(seconds, 3600))
+	x := new(big.Rat).Mul(r, new(big.Rat).SetFrac64(n, d))
 	x.Add(x, big.NewRat(1, 2))
 	return new(big.Int).Quo(x.Num(), x.Denom()).Int64() // floor for x >= 0
 }
@@ -179,24 +185,10 @@ func KRW(seconds int64, rate float64) int64 {
 type EnergyMJ = Seconds
 
 // KWh turns millijoules into kWh rounded half up to 3 decimals (whole Wh).
-func KWh(mJ int64) float64 {
-	sign := int64(1)
-	if mJ < 0 {
-		sign, mJ = -1, -mJ
-	}
-	return float64(sign*((mJ+1_800_000)/3_600_000)) / 1000
-}
+func KWh(mJ int64) float64 { return float64(divRound(mJ, 3_600_000)) / 1000 }
 
 // KRWForEnergy is round_half_up(mJ / 3.6e9 × rate) in whole won.
-func KRWForEnergy(mJ int64, rate float64) int64 {
-	r, ok := new(big.Rat).SetString(strconv.FormatFloat(rate, 'f', -1, 64))
-	if !ok {
-		return 0
-	}
-	x := new(big.Rat).Mul(r, new(big.Rat).SetFrac64(mJ, 3_600_000_000))
-	x.Add(x, big.NewRat(1, 2))
-	return new(big.Int).Quo(x.Num(), x.Denom()).Int64()
-}
+func KRWForEnergy(mJ int64, rate float64) int64 { return priced(rate, mJ, 3_600_000_000) }
 
 // Pct is part/whole in percent, rounded half up to 3 decimals; 0 of nothing.
 func Pct(part, whole int64) float64 {

@@ -357,6 +357,18 @@ func (c Config) Validate() error {
 			bad(field+".max_borrow_hours", p.MaxBorrowHours, "must be positive")
 		}
 	}
+	// priced checks what a tariff prices, at what rate, and who pays it.
+	priced := func(field, model, rateKey string, rate float64, to gpumeter.BilledTo) {
+		if model == "" {
+			bad(field+".model", `""`, "must name a GPU model such as H200")
+		}
+		if rate < 0 {
+			bad(field+"."+rateKey, rate, "must not be negative")
+		}
+		if !to.Valid() {
+			bad(field+".billed_to", quote(string(to)), "must be provider, government or project")
+		}
+	}
 	seen := map[[2]string]int{}
 	for i, t := range c.Tariffs {
 		field := fmt.Sprintf("tariffs[%d]", i)
@@ -367,15 +379,7 @@ func (c Config) Validate() error {
 			}
 			bad(field+".class", quote(string(t.Class)), "must be one of "+strings.Join(names, ", "))
 		}
-		if t.Model == "" {
-			bad(field+".model", `""`, "must name a GPU model such as H200")
-		}
-		if t.KRWPerGPUHour < 0 {
-			bad(field+".krw_per_gpu_hour", t.KRWPerGPUHour, "must not be negative")
-		}
-		if !t.BilledTo.Valid() {
-			bad(field+".billed_to", quote(string(t.BilledTo)), "must be provider, government or project")
-		}
+		priced(field, t.Model, "krw_per_gpu_hour", t.KRWPerGPUHour, t.BilledTo)
 		key := [2]string{string(t.Class), t.Model}
 		if j, dup := seen[key]; dup {
 			bad(field, string(t.Class)+"/"+t.Model, fmt.Sprintf("same class and model as tariffs[%d]", j))
@@ -391,15 +395,7 @@ func (c Config) Validate() error {
 	energyModels := map[string]int{}
 	for i, t := range c.EnergyTariffs {
 		field := fmt.Sprintf("energy_tariffs[%d]", i)
-		if t.Model == "" {
-			bad(field+".model", `""`, "must name a GPU model such as H200")
-		}
-		if t.KRWPerKWh < 0 {
-			bad(field+".krw_per_kwh", t.KRWPerKWh, "must not be negative")
-		}
-		if !t.BilledTo.Valid() {
-			bad(field+".billed_to", quote(string(t.BilledTo)), "must be provider, government or project")
-		}
+		priced(field, t.Model, "krw_per_kwh", t.KRWPerKWh, t.BilledTo)
 		if j, dup := energyModels[t.Model]; dup {
 			bad(field, t.Model, fmt.Sprintf("same model as energy_tariffs[%d]", j))
 		}

@@ -212,7 +212,7 @@ func RollupGPUs(ctx context.Context, st Store, f RollupFilter) ([]string, error)
 // engine's GROUP BY costs a quarter of its time.
 func SumRollups(ctx context.Context, st Store, f RollupFilter) ([]Rollup, error) {
 	var out []Rollup
-	err := streamSums(ctx, st, sumQuery(f, byGPU, byGPU), func(r Rollup) { out = append(out, r) })
+	err := streamSums(ctx, st, sumQuery(f, true, false), func(r Rollup) { out = append(out, r) })
 	return out, err
 }
 
@@ -230,33 +230,32 @@ func SumRollupsWithHours(ctx context.Context, st Store, f RollupFilter) (gpus, h
 		}
 	}
 	if st.Dialect().GroupingSets() {
-		err = streamSums(ctx, st, sumQuery(f, byGPU+", "+byHour, "GROUPING SETS (("+byGPU+"), ("+byHour+"))"), split)
+		err = streamSums(ctx, st, sumQuery(f, true, true), split)
 		return gpus, hours, err
 	}
-	if err = streamSums(ctx, st, sumQuery(f, byGPU, byGPU), split); err == nil {
-		err = streamSums(ctx, st, sumQuery(f, byHour, byHour), split)
+	if err = streamSums(ctx, st, sumQuery(f, true, false), split); err == nil {
+		err = streamSums(ctx, st, sumQuery(f, false, true), split)
 	}
 	return gpus, hours, err
 }
 
-// The keys rollups are summed by: per GPU, and per hour.
-const (
-	byGPU  = "gpu_uuid, share, project_id"
-	byHour = "hour, provider, share, project_kind"
-)
-
-// sumQuery sums the selected rollups GROUP BY group, whose keys are among
-// keys. A key column outside keys reads as its type's default, as GROUPING
-// SETS gives it in the sets without it; rows come in GPU, hour, provider,
-// share, project and kind order.
-func sumQuery(f RollupFilter, keys, group string) string {
-	key := func(name, expr, zero string) string {
-		if strings.Contains(keys, name) {
-			return expr
-		}
-		return zero
+// sumQuery sums the selected rollups per GPU, share and project, per hour,
+// provider, share and holder kind, or both at once (GROUPING SETS). The GPU,
+// hour and project of a sum without them read as their types' defaults, as
+// GROUPING SETS gives them; rows come in GPU, hour, provider, share,
+// project and kind order.
+func sumQuery(f RollupFilter, perGPU, perHour bool) string {
+	const byGPU, byHour = "gpu_uuid, share, project_id", "hour, provider, share, project_kind"
+	gpu, hour, project, group := "''", "toUInt32(0)", "''", byHour
+	if perGPU {
+		gpu, project, group = "gpu_uuid", "project_id", byGPU
 	}
-	gpu, hour, project := key("gpu_uuid", "gpu_uuid", "''"), key("hour", "toUInt32(hour)", "toUInt32(0)"), key("project_id", "project_id", "''")
+	if perHour {
+		hour = "toUInt32(hour)"
+	}
+	if perGPU && perHour {
+		group = "GROUPING SETS ((" + byGPU + "), (" + byHour + "))"
+	}
 	return `SELECT ` + gpu + ` AS g, ` + hour + ` AS h, any(provider) AS p, share, ` + project + ` AS j, any(project_kind) AS k,
     toUInt64(sum(capacity)), toUInt64(sum(active)), toUInt64(sum(idle)), toUInt64(sum(no_data)),
     toUInt32(minIf(active_from, active_from > 0)), toUInt32(max(active_until)),
