@@ -198,6 +198,32 @@ func Pct(part, whole int64) float64 {
 	return float64((part*100000+whole/2)/whole) / 1000
 }
 
+// Attribution counts covered seconds by the namespace their samples carry
+// (SPEC §5's attribution audit): matched + foreign + unknown + unlabeled =
+// covered capacity seconds.
+type Attribution struct {
+	Matched, Foreign, Unknown, Unlabeled int64
+}
+
+// Plus adds o to a.
+func (a *Attribution) Plus(o Attribution) {
+	a.Matched += o.Matched
+	a.Foreign += o.Foreign
+	a.Unknown += o.Unknown
+	a.Unlabeled += o.Unlabeled
+}
+
+// Total is every covered second counted.
+func (a Attribution) Total() int64 { return a.Matched + a.Foreign + a.Unknown + a.Unlabeled }
+
+// Reasons a sample on its way in is refused and never stored (SPEC §9);
+// refusals are counted by provider and reason and shown in the month's data
+// quality.
+const (
+	RefusedForeignGPU = "foreign_gpu" // in the inventory at that time, of another provider
+	RefusedUnknownGPU = "unknown_gpu" // in no inventory row valid at that time
+)
+
 // ViolationKind names a breach of a provider's limits (SPEC §5).
 type ViolationKind string
 

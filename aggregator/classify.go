@@ -51,7 +51,7 @@ type cell struct {
 	energyActive, energyIdle, energyNoData, energyUnattributed int64
 	// Covered seconds by the namespace seen, and the stretches of foreign
 	// or unknown ones.
-	attribution store.Attribution
+	attribution gpumeter.Attribution
 	mismatches  []store.Mismatch
 }
 

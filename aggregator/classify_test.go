@@ -251,7 +251,7 @@ func TestAttributionMatchesDefinitionsOnRandomScenarios(t *testing.T) {
 		}
 		au.grace = int64(r.Intn(900))
 		got := classify(pts, inv, holds, from, to, gap, au)
-		want := map[cellKey]*store.Attribution{}
+		want := map[cellKey]*gpumeter.Attribution{}
 		covered := int64(0)
 		for s := from; s < to; s++ {
 			var row *InvSpan
@@ -281,7 +281,7 @@ func TestAttributionMatchesDefinitionsOnRandomScenarios(t *testing.T) {
 			}
 			key := cellKey{Hour: floorHour(s), Share: row.Share, Project: holder}
 			if want[key] == nil {
-				want[key] = &store.Attribution{}
+				want[key] = &gpumeter.Attribution{}
 			}
 			a := want[key]
 			covered++

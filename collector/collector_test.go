@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/store"
 )
@@ -42,7 +43,7 @@ func newCollector(t *testing.T, sink Sink, targets []string, spoolDir string) (*
 	m := NewMetrics(prometheus.NewRegistry())
 	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
 	if s, ok := sink.(*StoreSink); ok {
-		s.Metrics, s.Log = m, log
+		s.Ingest, s.Log = m.Ingest, log
 	}
 	sp, err := OpenSpool(spoolDir, 64<<20)
 	if err != nil {
@@ -116,7 +117,7 @@ func TestCollectorWithBadTargets(t *testing.T) {
 			t.Errorf("%s marked up", target)
 		}
 	}
-	if n := testutil.ToFloat64(m.InvalidValues.WithLabelValues("gpu_util", ReasonOutOfRange)); n != float64(okRounds) {
+	if n := testutil.ToFloat64(m.Ingest.Invalid(ingest.Scrape, "gpu_util", ReasonOutOfRange)); n != float64(okRounds) {
 		t.Errorf("out-of-range gpu_util counted %v times, want %d", n, okRounds)
 	}
 	// The slow target's scrapes are timed out, never stacked.

@@ -2,6 +2,8 @@ package collector
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nipa-gpu/gpumeter/ingest"
 )
 
 // Metrics are the collector's own, served at /metrics.
@@ -12,16 +14,17 @@ type Metrics struct {
 	Overlaps       *prometheus.CounterVec   // target: a scrape skipped because the last one still ran
 	SamplesParsed  prometheus.Counter
 	SamplesWritten prometheus.Counter
-	InvalidValues  *prometheus.CounterVec // field, reason
-	TimeSliced     prometheus.Counter
 	WriteErrors    prometheus.Counter
 	WriteRetries   prometheus.Counter
 	SpoolBytes     prometheus.Gauge
 	SpoolOldestAge prometheus.Gauge
 	SpoolDropped   prometheus.Counter
 	Lag            prometheus.Gauge
-	Refused        *prometheus.CounterVec // provider, reason: samples of another provider's GPU, never stored
-	Dropped        prometheus.Counter     // samples a remote-write endpoint refused for good (4xx)
+	Dropped        prometheus.Counter // samples a remote-write endpoint refused for good (4xx)
+	// Ingest counts what the scrapes dropped as invalid and, through a
+	// StoreSink, what was stored and refused: the metrics every source of
+	// samples shares.
+	Ingest *ingest.Metrics
 }
 
 // NewMetrics registers the collector's metrics with reg.
@@ -40,11 +43,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Per-GPU samples parsed from scrapes."}),
 		SamplesWritten: prometheus.NewCounter(prometheus.CounterOpts{Name: "gpumeter_samples_written_total",
 			Help: "Samples written to the store (replays included)."}),
-		InvalidValues: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gpumeter_invalid_values_total",
-			Help: "Values dropped as missing: blank sentinels, out-of-range readings, series without a UUID."},
-			[]string{"field", "reason"}),
-		TimeSliced: prometheus.NewCounter(prometheus.CounterOpts{Name: "gpumeter_timesliced_copies_total",
-			Help: "Per-pod copies of one device value (time-slicing), taken once."}),
 		WriteErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "gpumeter_write_errors_total",
 			Help: "Failed inserts into the store."}),
 		WriteRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "gpumeter_write_retries_total",
@@ -58,21 +56,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gpumeter_write_lag_seconds",
 			Help: "Age of the newest sample at the time it was written."}),
 	}
-	m.Refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gpumeter_refused_samples_total",
-		Help: "Samples of targets listed for a provider whose GPU was not in that provider's inventory at the time (foreign_gpu, unknown_gpu): never stored."},
-		[]string{"provider", "reason"})
 	m.Dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "gpumeter_remote_write_dropped_samples_total",
 		Help: "Samples the remote-write endpoint refused with a 4xx: logged and not retried."})
-	reg.MustRegister(m.Refused, m.Dropped, m.Scrapes, m.ScrapeDuration, m.TargetUp, m.Overlaps, m.SamplesParsed, m.SamplesWritten,
-		m.InvalidValues, m.TimeSliced, m.WriteErrors, m.WriteRetries, m.SpoolBytes, m.SpoolOldestAge, m.SpoolDropped, m.Lag)
+	reg.MustRegister(m.Dropped, m.Scrapes, m.ScrapeDuration, m.TargetUp, m.Overlaps, m.SamplesParsed, m.SamplesWritten,
+		m.WriteErrors, m.WriteRetries, m.SpoolBytes, m.SpoolOldestAge, m.SpoolDropped, m.Lag)
+	m.Ingest = ingest.NewMetrics(reg)
 	return m
 }
 
 func (m *Metrics) countParse(stats ParseStats) {
-	for f, reasons := range stats.Invalid {
-		for r, n := range reasons {
-			m.InvalidValues.WithLabelValues(f, r).Add(float64(n))
-		}
-	}
-	m.TimeSliced.Add(float64(stats.Copies))
+	m.Ingest.CountParse(ingest.Scrape, stats.Invalid, stats.Copies)
 }

@@ -9,7 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
-	"github.com/nipa-gpu/gpumeter/ownership"
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/schemas"
 	"github.com/nipa-gpu/gpumeter/store"
 )
@@ -37,13 +38,13 @@ func TestScrapeOwnership(t *testing.T) {
 		if n := storetest.Count(t, st, "SELECT count() FROM samples WHERE gpu_uuid IN ('GPU-mix-2','GPU-mix-3')"); n != 0 {
 			t.Fatalf("kakao's and the unknown GPU: %d samples stored", n)
 		}
-		for reason, want := range map[string]float64{ownership.ForeignGPU: 1, ownership.UnknownGPU: 1} {
-			if got := testutil.ToFloat64(m.Refused.WithLabelValues("nhn", reason)); got != want {
+		for reason, want := range map[string]float64{gpumeter.RefusedForeignGPU: 1, gpumeter.RefusedUnknownGPU: 1} {
+			if got := testutil.ToFloat64(m.Ingest.Refused(ingest.Scrape, "nhn", reason)); got != want {
 				t.Errorf("refused %s: %v, want %v", reason, got, want)
 			}
 		}
 		got, err := store.Rejections(context.Background(), st, 0, time.Now().Add(time.Hour).Unix(), "nhn")
-		if err != nil || got[ownership.ForeignGPU] != 1 || got[ownership.UnknownGPU] != 1 {
+		if err != nil || got[gpumeter.RefusedForeignGPU] != 1 || got[gpumeter.RefusedUnknownGPU] != 1 {
 			t.Fatalf("recorded rejections %v %v", got, err)
 		}
 		// Listed for no one: all four.

@@ -36,8 +36,8 @@ func Run(ctx context.Context, cc config.Collector, o Options, log *zap.Logger) e
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	metrics := NewMetrics(reg)
-	if s, ok := o.Sink.(*StoreSink); ok && s.Metrics == nil {
-		s.Metrics, s.Log = metrics, log
+	if s, ok := o.Sink.(*StoreSink); ok && s.Ingest == nil {
+		s.Ingest, s.Log = metrics.Ingest, log
 	}
 	spool, err := OpenSpool(cc.SpoolDir, cc.SpoolMaxBytes)
 	if err != nil {

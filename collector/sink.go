@@ -2,14 +2,14 @@ package collector
 
 import (
 	"context"
-	"fmt"
+	"maps"
+	"slices"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/nipa-gpu/gpumeter"
-	"github.com/nipa-gpu/gpumeter/ownership"
+	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -35,31 +35,31 @@ func (r *Refused) Unwrap() error { return r.Err }
 
 // StoreSink writes batches into a store that it opens at first use: a
 // collector starts, scrapes and spools while the store is down, and checks
-// the schema (Open) once the store answers. Samples of a target listed for a
-// provider are stored only for GPUs of that provider's inventory (SPEC §9);
-// the others are counted by reason, here and in the store.
+// the schema (Open) once the store answers. The samples go in through
+// ingest, as the target's owner's (SPEC §9): a target listed for a provider
+// stores only GPUs of that provider's inventory.
 type StoreSink struct {
-	Open    func(ctx context.Context) (store.Store, error)
-	Metrics *Metrics
-	Log     *zap.Logger
+	Open   func(ctx context.Context) (store.Store, error)
+	Ingest *ingest.Metrics
+	Log    *zap.Logger
 
-	mu     sync.Mutex
-	st     store.Store
-	owners *ownership.Owners
+	mu sync.Mutex
+	st store.Store
+	in *ingest.Ingester
 }
 
-func (s *StoreSink) store(ctx context.Context) (store.Store, error) {
+func (s *StoreSink) ingester(ctx context.Context) (*ingest.Ingester, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.st == nil {
+	if s.in == nil {
 		st, err := s.Open(ctx)
 		if err != nil {
 			return nil, err
 		}
-		s.st, s.owners = st, &ownership.Owners{Store: st}
+		s.st, s.in = st, ingest.New(st, s.Ingest, s.Log)
 		s.Log.Info("store answers: writing samples")
 	}
-	return s.st, nil
+	return s.in, nil
 }
 
 // Close closes the store if it was opened.
@@ -68,12 +68,14 @@ func (s *StoreSink) Close() {
 	defer s.mu.Unlock()
 	if s.st != nil {
 		s.st.Close()
-		s.st = nil
+		s.st, s.in = nil, nil
 	}
 }
 
+// Write hands the batch to ingest, owner by owner. Should one fail, the
+// writer retries the whole batch, which is harmless (see ingest.Write).
 func (s *StoreSink) Write(ctx context.Context, batch []Owned) (int, error) {
-	st, err := s.store(ctx)
+	in, err := s.ingester(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -81,45 +83,13 @@ func (s *StoreSink) Write(ctx context.Context, batch []Owned) (int, error) {
 	for _, o := range batch {
 		byOwner[o.Owner] = append(byOwner[o.Owner], o.Sample)
 	}
-	kept := byOwner[""]
-	var refused []store.Rejection
-	for owner, samples := range byOwner {
-		if owner == "" {
-			continue
-		}
-		ok, reasons, err := s.owners.Filter(ctx, owner, samples)
+	stored := 0
+	for _, owner := range slices.Sorted(maps.Keys(byOwner)) {
+		res, err := in.Write(ctx, ingest.Origin{Source: ingest.Scrape, Provider: owner}, byOwner[owner])
 		if err != nil {
-			return 0, fmt.Errorf("check ownership: %w", err)
+			return 0, err
 		}
-		kept = append(kept, ok...)
-		for reason, n := range reasons {
-			refused = append(refused, store.Rejection{Hour: samples[0].TS, Provider: owner, Source: "scrape", Reason: reason, Samples: uint64(n)})
-		}
+		stored += res.Stored
 	}
-	if err := WriteSamples(ctx, st, kept); err != nil {
-		return 0, err
-	}
-	if err := store.RecordRejections(ctx, st, refused); err != nil {
-		return 0, err
-	}
-	for _, r := range refused {
-		s.Metrics.Refused.WithLabelValues(r.Provider, r.Reason).Add(float64(r.Samples))
-		s.Log.Warn("samples of GPUs not in the target's provider's inventory refused",
-			zap.String("provider", r.Provider), zap.String("reason", r.Reason), zap.Uint64("samples", r.Samples))
-	}
-	return len(kept), nil
-}
-
-// WriteSamples stores collected samples and marks their hours for
-// recomputation. Should the note fail, the caller retries the whole batch:
-// writing it again is harmless (one row per GPU and second), and its hours
-// must not be left out of the accounting.
-func WriteSamples(ctx context.Context, st store.Inserter, samples []gpumeter.Sample) error {
-	if len(samples) == 0 {
-		return nil
-	}
-	if err := store.InsertSamples(ctx, st, samples, uint64(time.Now().UnixNano())); err != nil {
-		return err
-	}
-	return store.NoteSamples(ctx, st, samples)
+	return stored, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/imports"
+	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/ledger"
 	"github.com/nipa-gpu/gpumeter/publish"
 	"github.com/nipa-gpu/gpumeter/reports"
@@ -172,7 +173,7 @@ func (d *demo) run(stdout io.Writer, from time.Time, month string, scale float64
 func (d *demo) samples(fleet *sim.Fleet, from, to time.Time, step time.Duration) error {
 	total := len(fleet.Nodes) * sim.GPUsPerNode * int(to.Sub(from)/step)
 	d.stepf("writing about %d samples", total)
-	version := uint64(time.Now().UnixNano())
+	in := ingest.New(d.st, nil, d.log)
 	batches := make(chan []gpumeter.Sample, 2)
 	ctx, cancel := context.WithCancel(d.ctx)
 	defer cancel()
@@ -200,7 +201,7 @@ func (d *demo) samples(fleet *sim.Fleet, from, to time.Time, step time.Duration)
 	}()
 	done, last := 0, time.Now()
 	for batch := range batches {
-		if err := store.InsertSamples(d.ctx, d.st, batch, version); err != nil {
+		if _, err := in.Write(d.ctx, ingest.Origin{Source: ingest.Demo}, batch); err != nil {
 			return fmt.Errorf("demo samples: %w", err)
 		}
 		done += len(batch)

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -29,6 +30,8 @@ type Importer struct {
 	Log   *zap.Logger
 	// BatchRows is how many samples go into one insert (bounded memory).
 	BatchRows int
+	// Ingest takes the samples; nil: one over Store that counts nowhere.
+	Ingest *ingest.Ingester
 }
 
 // Result says what an import did.
@@ -55,6 +58,13 @@ func (im *Importer) Import(ctx context.Context, kind, path string) (Result, erro
 		return im.Samples(ctx, path)
 	}
 	return Result{}, fmt.Errorf("import: unknown kind %q (want %s)", kind, strings.Join(Kinds, ", "))
+}
+
+func (im *Importer) ingester() *ingest.Ingester {
+	if im.Ingest == nil {
+		im.Ingest = ingest.New(im.Store, nil, im.log())
+	}
+	return im.Ingest
 }
 
 func (im *Importer) log() *zap.Logger {

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -31,7 +32,7 @@ const DefaultBatchRows = 50000
 // store in batches, written by other goroutines as the next batch is read,
 // so that reading, checking and the store's work overlap. Rows carry the
 // import's batch id, as their version too: no reader sees them until the
-// import's commit (store.InsertImportedBatch), whatever moment the import
+// import's commit (ingest.ImportWriter), whatever moment the import
 // stops at. A file with a bad line is read to its end, so that every bad line
 // is named, and what was written of it is dropped: the store is as it was.
 // A re-import rewrites the same (gpu_uuid, ts) keys, which count once.
@@ -59,10 +60,10 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	if size <= 0 {
 		size = DefaultBatchRows
 	}
-	w := newBatchWriter(ctx, im, res.BatchID, size)
+	iw := im.ingester().Import(res.BatchID)
+	w := newBatchWriter(ctx, im, iw, size)
 	cur := w.next()
-	var lo, hi time.Time
-	res.Rows, lo, hi, err = readSamples(ctx, c, func(r *store.SampleRow) {
+	res.Rows, _, _, err = readSamples(ctx, c, func(r *store.SampleRow) {
 		if w.failed() {
 			return
 		}
@@ -74,21 +75,22 @@ func (im *Importer) Samples(ctx context.Context, path string) (Result, error) {
 	if err == nil {
 		w.send(cur)
 	}
-	written, werr := w.close()
+	werr := w.close()
+	written := iw.Written()
 	res.SHA256 = c.sum()
 	if err != nil {
-		return res, im.abandon(res, err)
+		return res, im.abandon(iw, err)
 	}
 	if werr != nil {
-		return res, im.abandon(res, fmt.Errorf("write %s: stopped after %d of %d rows, none of which counts until the import is run again: %w",
+		return res, im.abandon(iw, fmt.Errorf("write %s: stopped after %d of %d rows, none of which counts until the import is run again: %w",
 			res.File, written, res.Rows, werr))
 	}
 	if res.Empty = res.Rows == 0; res.Empty {
 		im.log().Info("import holds no rows", zap.String("kind", KindSamples), zap.String("file", res.File))
 		return res, nil
 	}
-	from, to := store.SamplesSpan(lo, hi)
-	if err := im.commit(ctx, res, from, to); err != nil {
+	stall("commit")
+	if err := iw.Commit(ctx, store.Import{Kind: res.Kind, File: res.File, SHA256: res.SHA256, Rows: res.Rows}); err != nil {
 		return res, err
 	}
 	im.log().Info("imported", zap.String("kind", KindSamples), zap.String("file", res.File), zap.Int("rows", res.Rows), zap.Uint64("batch", res.BatchID))
@@ -125,8 +127,8 @@ func readSamples(ctx context.Context, c *csvFile, keep func(*store.SampleRow)) (
 
 // abandon drops what a failed import wrote (no reader sees it either way)
 // and returns its error.
-func (im *Importer) abandon(res Result, err error) error {
-	if n, derr := store.DropImport(context.Background(), im.Store, res.BatchID); derr != nil {
+func (im *Importer) abandon(iw *ingest.ImportWriter, err error) error {
+	if n, derr := iw.Abandon(context.Background()); derr != nil {
 		im.log().Warn("a failed import's samples not dropped: the next import drops them", zap.Error(derr))
 	} else if n > 0 {
 		im.log().Info("a failed import's samples dropped", zap.Int("partitions", n))
@@ -141,7 +143,6 @@ type batchWriter struct {
 	free, full chan *store.SampleBatch
 	wg         sync.WaitGroup
 	mu         sync.Mutex
-	written    int
 	err        error
 	errSet     atomic.Bool
 }
@@ -151,7 +152,7 @@ const (
 	batchesInFlight = 4
 )
 
-func newBatchWriter(ctx context.Context, im *Importer, batchID uint64, size int) *batchWriter {
+func newBatchWriter(ctx context.Context, im *Importer, iw *ingest.ImportWriter, size int) *batchWriter {
 	w := &batchWriter{free: make(chan *store.SampleBatch, batchesInFlight), full: make(chan *store.SampleBatch, batchesInFlight)}
 	for range batchesInFlight {
 		w.free <- store.NewSampleBatch(size)
@@ -162,16 +163,11 @@ func newBatchWriter(ctx context.Context, im *Importer, batchID uint64, size int)
 			defer w.wg.Done()
 			for b := range w.full {
 				if !w.errSet.Load() && b.Len() > 0 {
-					err := store.InsertImportedBatch(ctx, im.Store, b, batchID)
+					err := iw.Write(ctx, b)
 					w.mu.Lock()
 					if err != nil && w.err == nil {
 						w.err = err
 						w.errSet.Store(true)
-					} else if err == nil {
-						if w.written == 0 {
-							im.log().Info("writing samples", zap.Uint64("batch", batchID))
-						}
-						w.written += b.Len()
 					}
 					w.mu.Unlock()
 					if err == nil {
@@ -196,11 +192,11 @@ func (w *batchWriter) send(b *store.SampleBatch) *store.SampleBatch {
 
 func (w *batchWriter) failed() bool { return w.errSet.Load() }
 
-// close waits for the writes and says how many rows were written, or why not.
-func (w *batchWriter) close() (int, error) {
+// close waits for the writes and says why they failed, if they did.
+func (w *batchWriter) close() error {
 	close(w.full)
 	w.wg.Wait()
-	return w.written, w.err
+	return w.err
 }
 
 // Positions of the columns in SampleColumns.

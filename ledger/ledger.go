@@ -80,7 +80,7 @@ type Provider struct {
 	// Attribution counts the covered seconds of the provider's GPUs by the
 	// namespace seen; Mismatches lists the runs of foreign or unknown
 	// namespaces of at least attribution.min_mismatch_minutes (SPEC §5).
-	Attribution store.Attribution
+	Attribution gpumeter.Attribution
 	Mismatches  []Mismatch
 }
 

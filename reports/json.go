@@ -8,7 +8,6 @@ import (
 
 	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/ledger"
-	"github.com/nipa-gpu/gpumeter/ownership"
 )
 
 // Report is the JSON of SPEC §6, field for field.
@@ -157,7 +156,7 @@ func JSON(l *ledger.Ledger) *Report {
 		InputsSHA256: l.InputsSHA256, Providers: []Provider{}, Projects: []Project{}, IdleFlags: []gpumeter.IdleFlag{},
 		DataQuality: DataQuality{CoveragePct: gpumeter.Pct(l.DataQuality.Covered, l.DataQuality.Capacity),
 			UnregisteredGPUs: l.DataQuality.UnregisteredGPUs, NodesWithoutData: append([]string{}, l.DataQuality.NodesWithoutData...),
-			RefusedSamples: Refused{ForeignGPU: l.DataQuality.RefusedSamples[ownership.ForeignGPU], UnknownGPU: l.DataQuality.RefusedSamples[ownership.UnknownGPU]}}}
+			RefusedSamples: Refused{ForeignGPU: l.DataQuality.RefusedSamples[gpumeter.RefusedForeignGPU], UnknownGPU: l.DataQuality.RefusedSamples[gpumeter.RefusedUnknownGPU]}}}
 	for _, p := range l.Providers {
 		out := Provider{
 			Provider:              p.ID,

@@ -9,7 +9,6 @@ import (
 	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/ledger"
 	"github.com/nipa-gpu/gpumeter/reports"
-	"github.com/nipa-gpu/gpumeter/store"
 )
 
 var kst = time.FixedZone("KST", 9*3600)
@@ -58,7 +57,7 @@ func testLedger() *ledger.Ledger {
 				EnergyGovernment:   gpumeter.EnergyMJ{PublicActive: 3_601_800_000, ProviderActive: 1_799_999},
 				EnergyUnattributed: 5_400_000,
 				EnergyCharges:      []ledger.EnergyCharge{{Model: "B200", MJ: 3_609_000_000, KRW: 101, BilledTo: gpumeter.BilledToProvider}},
-				Attribution:        store.Attribution{Matched: 3600, Foreign: 600, Unknown: 601, Unlabeled: 1800},
+				Attribution:        gpumeter.Attribution{Matched: 3600, Foreign: 600, Unknown: 601, Unlabeled: 1800},
 				Mismatches: []ledger.Mismatch{{GPU: "GPU-G1", Node: "n1", Share: gpumeter.ShareGovernment, Holder: "p-pub", Namespace: "own",
 					SeenProject: "p-own", From: A + 3600, To: A + 4200}},
 			},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/schemas"
 	"github.com/nipa-gpu/gpumeter/store"
@@ -78,7 +79,7 @@ func TestSamplesSurviveTheMoveToBatches(t *testing.T) {
 			// Migration 0013 lists the GPUs of the samples already stored
 			// (GPU-1 is in no inventory), and the view those inserted since.
 			later := gpumeter.Sample{TS: at.Add(time.Hour), GPUUUID: "GPU-2"}
-			if err := store.InsertSamples(ctx, st, []gpumeter.Sample{later}, 8); err != nil {
+			if _, err := ingest.New(st, nil, nil).Write(ctx, ingest.Origin{Source: ingest.Scrape}, []gpumeter.Sample{later}); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range []struct{ hours, want int }{{1, 1}, {2, 2}} {

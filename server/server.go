@@ -21,7 +21,7 @@ import (
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/ledger"
-	"github.com/nipa-gpu/gpumeter/ownership"
+	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/publish"
 	"github.com/nipa-gpu/gpumeter/store"
 )
@@ -37,8 +37,8 @@ type Service struct {
 	mu         sync.Mutex // one job at a time
 	runs       *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
-	pushed     *prometheus.CounterVec // provider, outcome
-	owners     *ownership.Owners
+	ingest        *ingest.Ingester
+	ingestMetrics *ingest.Metrics
 	principals *principals
 	months     *months
 	ackMu      sync.Mutex // one acknowledgement at a time, so that a repeat is seen as one
@@ -53,11 +53,9 @@ func New(st store.Store, cfg config.Config, log *zap.Logger, version string, reg
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gpumeter_job_duration_seconds",
 			Help: "Scheduled job durations.", Buckets: prometheus.ExponentialBuckets(0.1, 4, 8)}, []string{"job"}),
 	}
-	s.pushed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gpumeter_remote_write_samples_total",
-		Help: "Pushed per-GPU samples by provider and outcome: accepted, foreign_gpu, unknown_gpu (refused, never stored)."},
-		[]string{"provider", "outcome"})
-	s.owners = &ownership.Owners{Store: st}
-	reg.MustRegister(s.runs, s.duration, s.pushed)
+	s.ingestMetrics = ingest.NewMetrics(reg)
+	s.ingest = ingest.New(st, s.ingestMetrics, log)
+	reg.MustRegister(s.runs, s.duration)
 	s.principals = newPrincipals(cfg.Principals)
 	s.months = newMonths(buildLedger(s), log)
 	return s

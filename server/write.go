@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/nipa-gpu/gpumeter/collector"
 	"github.com/nipa-gpu/gpumeter/config"
-	"github.com/nipa-gpu/gpumeter/store"
+	"github.com/nipa-gpu/gpumeter/ingest"
 )
 
 // WriteRefused is the answer to a push some of whose samples were refused:
@@ -53,37 +52,19 @@ func (s *Service) write(w http.ResponseWriter, r *http.Request, p config.Princip
 	if err := req.Unmarshal(data); err != nil {
 		return apiError{http.StatusBadRequest, "body is not a remote-write 1.0 WriteRequest"}
 	}
-	samples, _ := collector.PushedSamples(&req, collector.DefaultLimits)
-	if len(samples) == 0 {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	kept, refused, err := s.owners.Filter(r.Context(), p.Provider, samples)
+	samples, stats := collector.PushedSamples(&req, collector.DefaultLimits)
+	s.ingestMetrics.CountParse(ingest.RemoteWrite, stats.Invalid, stats.Copies)
+	res, err := s.ingest.Write(r.Context(), ingest.Origin{Source: ingest.RemoteWrite, Provider: p.Provider}, samples)
 	if err != nil {
-		return fmt.Errorf("check ownership: %w", err)
-	}
-	if err := collector.WriteSamples(r.Context(), s.Store, kept); err != nil {
+		s.Log.Error("pushed samples not stored", zap.String("principal", p.Name), zap.Error(err))
 		return apiError{http.StatusServiceUnavailable, "store unavailable: retry"}
 	}
-	var rejections []store.Rejection
-	for reason, n := range refused {
-		rejections = append(rejections, store.Rejection{Hour: samples[0].TS, Provider: p.Provider, Source: "remote_write", Reason: reason, Samples: uint64(n)})
-	}
-	if err := store.RecordRejections(r.Context(), s.Store, rejections); err != nil {
-		return apiError{http.StatusServiceUnavailable, "store unavailable: retry"}
-	}
-	s.pushed.WithLabelValues(p.Provider, "accepted").Add(float64(len(kept)))
-	if len(refused) == 0 {
+	if len(res.Refused) == 0 {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	for reason, n := range refused {
-		s.pushed.WithLabelValues(p.Provider, reason).Add(float64(n))
-	}
-	s.Log.Warn("pushed samples refused", zap.String("principal", p.Name), zap.String("provider", p.Provider),
-		zap.Int("accepted", len(kept)), zap.Any("refused", refused), zap.Time("first", samples[0].TS.Truncate(time.Second)))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadRequest)
-	return json.NewEncoder(w).Encode(WriteRefused{Error: fmt.Sprintf("%d samples of GPUs not in %s's inventory refused", len(samples)-len(kept), p.Provider),
-		Accepted: len(kept), Refused: refused})
+	return json.NewEncoder(w).Encode(WriteRefused{Error: fmt.Sprintf("%d samples of GPUs not in %s's inventory refused", res.RefusedTotal(), p.Provider),
+		Accepted: res.Stored, Refused: res.Refused})
 }

@@ -28,6 +28,7 @@ type SampleBatch struct {
 	u64Vals  []uint64
 	ids      []uint64 // version and batch_id: the import's batch
 	capacity int
+	lo, hi   time.Time // the earliest and latest ts held
 }
 
 // NewSampleBatch makes a batch for up to capacity samples.
@@ -52,7 +53,11 @@ func (b *SampleBatch) Reset() {
 		b.fb[i] = b.fb[i][:0]
 	}
 	b.energy, b.f32Vals, b.u32Vals, b.u64Vals = b.energy[:0], b.f32Vals[:0], b.u32Vals[:0], b.u64Vals[:0]
+	b.lo, b.hi = time.Time{}, time.Time{}
 }
+
+// Span is the earliest and latest time of the samples held.
+func (b *SampleBatch) Span() (lo, hi time.Time) { return b.lo, b.hi }
 
 // SampleRow is one sample as a bulk write reads it: no pointers, so that
 // millions of them cost no allocation.
@@ -71,6 +76,12 @@ func (b *SampleBatch) Add(r *SampleRow) {
 		panic("store: SampleBatch over capacity")
 	}
 	b.gpu, b.host, b.namespace, b.pod = append(b.gpu, r.GPU), append(b.host, r.Host), append(b.namespace, r.Namespace), append(b.pod, r.Pod)
+	if len(b.ts) == 0 || r.TS.Before(b.lo) {
+		b.lo = r.TS
+	}
+	if len(b.ts) == 0 || r.TS.After(b.hi) {
+		b.hi = r.TS
+	}
 	b.ts = append(b.ts, r.TS)
 	for i, v := range r.Float {
 		var p *float32

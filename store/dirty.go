@@ -4,20 +4,12 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/nipa-gpu/gpumeter"
 )
 
 // Inserter is the part of a store that notes dirty ranges.
 type Inserter interface {
 	Insert(ctx context.Context, table string, columns []string, rows [][]any) error
 }
-
-// MaxGap bounds how far a sample's coverage reaches (activity.max_sample_gap
-// is at most this): a sample at t changes the accounting of [t-MaxGap,
-// t+MaxGap] at most, through its own coverage and by shortening its
-// predecessor's.
-const MaxGap = time.Hour
 
 // NoteDirty records that the rollups of [from, to) are out of date, for the
 // next aggregation; a zero to is open (a change of inventory or allocations
@@ -33,29 +25,6 @@ func NoteDirty(ctx context.Context, st Inserter, from, to time.Time, reason stri
 		return fmt.Errorf("note dirty range: %w", err)
 	}
 	return nil
-}
-
-// SamplesSpan is the range that samples from lo to hi make dirty.
-func SamplesSpan(lo, hi time.Time) (time.Time, time.Time) {
-	return lo.Add(-MaxGap), hi.Add(MaxGap + time.Second)
-}
-
-// NoteSamples marks the range a batch of samples touches.
-func NoteSamples(ctx context.Context, st Inserter, samples []gpumeter.Sample) error {
-	if len(samples) == 0 {
-		return nil
-	}
-	lo, hi := samples[0].TS, samples[0].TS
-	for _, s := range samples[1:] {
-		if s.TS.Before(lo) {
-			lo = s.TS
-		}
-		if s.TS.After(hi) {
-			hi = s.TS
-		}
-	}
-	from, to := SamplesSpan(lo, hi)
-	return NoteDirty(ctx, st, from, to, "samples")
 }
 
 // lastDateTime is the last second a DateTime column holds.

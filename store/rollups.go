@@ -25,25 +25,9 @@ type Rollup struct {
 	// Covered seconds by what the namespace on the covering sample says
 	// (SPEC §5 "Attribution audit"), and the stretches of foreign or
 	// unknown seconds in this row.
-	Attribution Attribution
+	Attribution gpumeter.Attribution
 	Mismatches  []Mismatch
 }
-
-// Attribution counts covered seconds by the namespace seen.
-type Attribution struct {
-	Matched, Foreign, Unknown, Unlabeled int64
-}
-
-// Plus adds o to a.
-func (a *Attribution) Plus(o Attribution) {
-	a.Matched += o.Matched
-	a.Foreign += o.Foreign
-	a.Unknown += o.Unknown
-	a.Unlabeled += o.Unlabeled
-}
-
-// Total is the covered seconds the four make up.
-func (a Attribution) Total() int64 { return a.Matched + a.Foreign + a.Unknown + a.Unlabeled }
 
 // Mismatch is a stretch [From, To) of one GPU's seconds under one holder
 // (Project, "" for none) on which a namespace not the holder's was seen:
@@ -64,7 +48,7 @@ const energySums = `toUInt64(sum(energy_active_mj)), toUInt64(sum(energy_idle_mj
 // setEnergy takes energySums' values.
 func (r *Rollup) setEnergy(e [8]uint64) {
 	r.EnergyActive, r.EnergyIdle, r.EnergyNoData, r.EnergyUnattributed = int64(e[0]), int64(e[1]), int64(e[2]), int64(e[3])
-	r.Attribution = Attribution{int64(e[4]), int64(e[5]), int64(e[6]), int64(e[7])}
+	r.Attribution = gpumeter.Attribution{Matched: int64(e[4]), Foreign: int64(e[5]), Unknown: int64(e[6]), Unlabeled: int64(e[7])}
 }
 
 // Mismatches reads the stretches of foreign or unknown namespaces in the

@@ -20,7 +20,7 @@ func TestSumRollupsWithHours(t *testing.T) {
 		return store.Rollup{Hour: h0 + hour*3600, GPU: gpu, Provider: provider, Node: "n-" + gpu, Model: "H200", Share: share,
 			Project: project, Kind: kind, Capacity: active + idle + 60, Active: active, Idle: idle, NoData: 60,
 			ActiveFrom: h0 + hour*3600, ActiveUntil: h0 + hour*3600 + active, EnergyActive: 1000 * active, EnergyIdle: 10 * idle,
-			EnergyUnattributed: 7, Attribution: store.Attribution{Matched: active, Unlabeled: idle}}
+			EnergyUnattributed: 7, Attribution: gpumeter.Attribution{Matched: active, Unlabeled: idle}}
 	}
 	first := []store.Rollup{
 		row(0, "GPU-A", "nhn", gpumeter.ShareGovernment, "p1", gpumeter.ProjectPublic, 3000, 540),

@@ -20,7 +20,6 @@ import (
 	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
-	"github.com/nipa-gpu/gpumeter/ownership"
 	"github.com/nipa-gpu/gpumeter/sim"
 	"github.com/nipa-gpu/gpumeter/store"
 )
@@ -255,9 +254,9 @@ func TestPrometheusRemoteWrite(t *testing.T) {
 		}
 	}
 	refused, err := store.Rejections(context.Background(), centralStore, 0, time.Now().Add(time.Hour).Unix(), "kakao")
-	if err != nil || refused[ownership.ForeignGPU] == 0 {
+	if err != nil || refused[gpumeter.RefusedForeignGPU] == 0 {
 		t.Fatalf("kakao's refused pushes: %v %v", refused, err)
 	}
 	t.Logf("%d pushed samples of %d GPUs equal the directly scraped ones; kakao's pushes of the naver node refused: %d samples",
-		compared, len(pushed), refused[ownership.ForeignGPU])
+		compared, len(pushed), refused[gpumeter.RefusedForeignGPU])
 }

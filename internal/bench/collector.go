@@ -25,9 +25,9 @@ import (
 
 	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/collector"
+	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/sim"
-	"github.com/nipa-gpu/gpumeter/store"
 )
 
 // serveExportersEnv makes the bench binary serve the fleet's exporters
@@ -209,13 +209,14 @@ func benchCollector(bin string) error {
 			return err
 		}
 		const rounds = 20
+		in := ingest.New(st, nil, nil)
 		start := time.Now()
 		for r := 0; r < rounds; r++ {
 			for i := range batch {
 				batch[i].TS = at.Add(time.Duration(r) * 15 * time.Second)
 			}
 			for off := 0; off < len(batch); off += 20000 {
-				if err := store.InsertSamples(context.Background(), st, batch[off:min(off+20000, len(batch))], 1); err != nil {
+				if _, err := in.Write(context.Background(), ingest.Origin{Source: ingest.Scrape}, batch[off:min(off+20000, len(batch))]); err != nil {
 					return err
 				}
 			}

@@ -1,8 +1,4 @@
-// Package ownership decides whose GPU a sample is (SPEC §9): a provider's
-// pushes and the targets listed for it may store samples of its own
-// inventory's GPUs only. Everything else is refused and counted by reason,
-// never stored.
-package ownership
+package ingest
 
 import (
 	"context"
@@ -13,13 +9,9 @@ import (
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
-// Reasons a sample is refused.
-const (
-	ForeignGPU = "foreign_gpu" // in the inventory at that time, of another provider
-	UnknownGPU = "unknown_gpu" // in no inventory row valid at that time
-)
-
-// Owners is the inventory, as whose GPU was where when, read from the store
+// Owners decides whose GPU a sample is (SPEC §9): a provider's pushes and
+// the targets listed for it may store samples of its own inventory's GPUs
+// only. It is the inventory, as whose GPU was where when, read from the store
 // and read again when older than MaxAge, or on a refusal when older than
 // ten seconds, so that a GPU just imported is taken at once.
 type Owners struct {
@@ -37,8 +29,8 @@ type span struct {
 }
 
 // Filter keeps the samples of GPUs that are provider's at their time and
-// counts the others by reason.
-func (o *Owners) Filter(ctx context.Context, provider string, samples []gpumeter.Sample) (kept []gpumeter.Sample, refused map[string]int, err error) {
+// counts the others by hour and reason.
+func (o *Owners) Filter(ctx context.Context, provider string, samples []gpumeter.Sample) (kept []gpumeter.Sample, refused []refusal, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	maxAge := o.MaxAge
@@ -60,21 +52,35 @@ func (o *Owners) Filter(ctx context.Context, provider string, samples []gpumeter
 	return kept, refused, nil
 }
 
-func (o *Owners) filter(provider string, samples []gpumeter.Sample) ([]gpumeter.Sample, map[string]int) {
+func (o *Owners) filter(provider string, samples []gpumeter.Sample) ([]gpumeter.Sample, []refusal) {
 	kept := samples[:0:0]
-	refused := map[string]int{}
+	type key struct {
+		hour   int64
+		reason string
+	}
+	counts := map[key]int{}
+	var order []key
+	refuse := func(t int64, reason string) {
+		k := key{t - ((t%3600)+3600)%3600, reason}
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
 	for _, s := range samples {
-		switch owner := o.owner(s.GPUUUID, s.TS.Unix()); owner {
+		t := s.TS.Unix()
+		switch owner := o.owner(s.GPUUUID, t); owner {
 		case provider:
 			kept = append(kept, s)
 		case "":
-			refused[UnknownGPU]++
+			refuse(t, gpumeter.RefusedUnknownGPU)
 		default:
-			refused[ForeignGPU]++
+			refuse(t, gpumeter.RefusedForeignGPU)
 		}
 	}
-	if len(refused) == 0 {
-		refused = nil
+	var refused []refusal
+	for _, k := range order {
+		refused = append(refused, refusal{hour: k.hour, reason: k.reason, samples: counts[k]})
 	}
 	return kept, refused
 }

@@ -1,0 +1,163 @@
+// Package ingest is the one way samples reach the store. Every source of
+// samples (the collector's scrapes, a provider's remote-write pushes, NIPA's
+// imports, the demo) hands them to an Ingester, which
+//   - keeps only the GPUs of the provider the source speaks for (SPEC §9),
+//   - writes them,
+//   - marks the hours they change for the next aggregation,
+//   - records what it refused, by hour, provider, source and reason, for the
+//     month's data quality,
+//   - and counts all of it in its metrics.
+//
+// A new source of samples needs an Origin and a call to Write, nothing more.
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/store"
+)
+
+// Source names the road samples came by: it labels the metrics and the
+// recorded refusals.
+type Source string
+
+const (
+	Scrape      Source = "scrape"       // the collector, from an exporter or NVML
+	RemoteWrite Source = "remote_write" // a provider's push (POST /api/v1/write)
+	Import      Source = "import"       // gpumeter import samples: NIPA's backfill
+	Demo        Source = "demo"         // the simulated month of gpumeter demo
+)
+
+// Origin says where samples come from and for whom they speak.
+type Origin struct {
+	Source Source
+	// Provider is whose inventory the samples must be of; "" for NIPA's own
+	// sources (a target listed for no one, an import), which are not checked.
+	Provider string
+}
+
+// Result is what became of a Write's samples.
+type Result struct {
+	Stored  int
+	Refused map[string]int // by reason (gpumeter.Refused*); nil when none
+}
+
+// RefusedTotal is how many samples were refused.
+func (r Result) RefusedTotal() int {
+	n := 0
+	for _, c := range r.Refused {
+		n += c
+	}
+	return n
+}
+
+// MaxGap bounds how far a sample's coverage reaches (activity.max_sample_gap
+// is at most this): a sample at t changes the accounting of [t-MaxGap,
+// t+MaxGap] at most, through its own coverage and by shortening its
+// predecessor's.
+const MaxGap = time.Hour
+
+// dirtySpan is the range whose accounting samples from lo to hi change.
+func dirtySpan(lo, hi time.Time) (time.Time, time.Time) {
+	return lo.Add(-MaxGap), hi.Add(MaxGap + time.Second)
+}
+
+// Ingester writes samples into one store.
+type Ingester struct {
+	store   store.Store
+	owners  *Owners
+	metrics *Metrics
+	log     *zap.Logger
+}
+
+// New makes an ingester over st counting into m (nil: counted nowhere, as
+// a one-shot command needs).
+func New(st store.Store, m *Metrics, log *zap.Logger) *Ingester {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Ingester{store: st, owners: &Owners{Store: st}, metrics: m, log: log}
+}
+
+// Write takes samples of one origin. Should it fail, the caller may send the
+// same samples again: a sample written twice is one row per GPU and second,
+// and none of the hours it touches is left unmarked.
+func (in *Ingester) Write(ctx context.Context, o Origin, samples []gpumeter.Sample) (Result, error) {
+	if len(samples) == 0 {
+		return Result{}, nil
+	}
+	kept := samples
+	var refused []refusal
+	if o.Provider != "" {
+		var err error
+		if kept, refused, err = in.owners.Filter(ctx, o.Provider, samples); err != nil {
+			return Result{}, fmt.Errorf("check ownership: %w", err)
+		}
+	}
+	if len(kept) > 0 {
+		if err := store.InsertSamples(ctx, in.store, kept, uint64(time.Now().UnixNano())); err != nil {
+			return Result{}, err
+		}
+		lo, hi := timeSpan(kept)
+		from, to := dirtySpan(lo, hi)
+		if err := store.NoteDirty(ctx, in.store, from, to, "samples"); err != nil {
+			return Result{}, err
+		}
+	}
+	res := Result{Stored: len(kept)}
+	if len(refused) > 0 {
+		if err := in.record(ctx, o, refused); err != nil {
+			return Result{}, err
+		}
+		res.Refused = map[string]int{}
+		for _, r := range refused {
+			res.Refused[r.reason] += r.samples
+		}
+		in.log.Warn("samples of GPUs not in the provider's inventory refused", zap.String("source", string(o.Source)),
+			zap.String("provider", o.Provider), zap.Int("stored", res.Stored), zap.Any("refused", res.Refused))
+	}
+	in.metrics.stored.WithLabelValues(string(o.Source), o.Provider).Add(float64(res.Stored))
+	for _, reason := range slices.Sorted(maps.Keys(res.Refused)) {
+		in.metrics.refused.WithLabelValues(string(o.Source), o.Provider, reason).Add(float64(res.Refused[reason]))
+	}
+	return res, nil
+}
+
+// refusal counts the samples of one hour refused for one reason.
+type refusal struct {
+	hour    int64 // unix seconds, whole hours
+	reason  string
+	samples int
+}
+
+func (in *Ingester) record(ctx context.Context, o Origin, refused []refusal) error {
+	rows := make([]store.Rejection, len(refused))
+	for i, r := range refused {
+		rows[i] = store.Rejection{Hour: time.Unix(r.hour, 0), Provider: o.Provider, Source: string(o.Source), Reason: r.reason,
+			Samples: uint64(r.samples)}
+	}
+	return store.RecordRejections(ctx, in.store, rows)
+}
+
+func timeSpan(samples []gpumeter.Sample) (lo, hi time.Time) {
+	lo, hi = samples[0].TS, samples[0].TS
+	for _, s := range samples[1:] {
+		if s.TS.Before(lo) {
+			lo = s.TS
+		}
+		if s.TS.After(hi) {
+			hi = s.TS
+		}
+	}
+	return lo, hi
+}
