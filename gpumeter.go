@@ -79,16 +79,6 @@ type Sample struct {
 	Pod            string    `json:"pod"`
 }
 
-// EnergyDelta is the energy used between two readings of a GPU's counter. The
-// counter restarts from zero when the driver reloads, so a decrease is a reset
-// and the new reading is all that was used since.
-func EnergyDelta(prev, cur uint64) uint64 {
-	if cur < prev {
-		return cur
-	}
-	return cur - prev
-}
-
 // Overlaps reports whether the half-open intervals [aFrom, aTo) and [bFrom, bTo)
 // share a second; a nil end is open.
 func Overlaps(aFrom time.Time, aTo *time.Time, bFrom time.Time, bTo *time.Time) bool {

@@ -329,3 +329,36 @@ func TestAttributionMatchesDefinitionsOnRandomScenarios(t *testing.T) {
 		}
 	}
 }
+
+// SPEC §5 Energy: "each consecutive pair i, i+1 of them (samples without the
+// value are skipped, not breaks). Their delta is energy_mj(i+1) −
+// energy_mj(i), or energy_mj(i+1) when that is smaller than energy_mj(i)
+// (the counter restarted). When t(i+1) − t(i) ≤ G the delta belongs to
+// second t(i) … When the gap is longer than G the delta is unattributed".
+func TestEnergyDeltas(t *testing.T) {
+	const gap = 60
+	key := cellKey{Hour: base, Share: gpumeter.ShareGovernment}
+	cells := map[cellKey]*cell{key: {}}
+	inv := []InvSpan{gov(base, base+3600)}
+	points := []point{
+		{t: base, energy: 1000, state: store.StateActive},
+		{t: base + 30, energy: 1500, state: store.StateIdle},           // 500 to base's active second
+		{t: base + 60, energy: store.NoEnergy, state: store.StateIdle}, // skipped, not a break
+		{t: base + 90, energy: 200, state: store.StateActive},          // restarted: 200 to base+30's idle second
+		{t: base + 500, energy: 700, state: store.StateMissing},        // 410 s after: 500 unattributed, at base+500
+		{t: base + 3610, energy: 800, state: store.StateActive},        // not capacity: nothing
+	}
+	energy(cells, points, nil, inv, nil, base, base+7200, gap)
+	c := cells[key]
+	if c.energyActive != 500 || c.energyIdle != 200 || c.energyNoData != 0 || c.energyUnattributed != 500 {
+		t.Fatalf("active %d idle %d no_data %d unattributed %d, want 500 200 0 500",
+			c.energyActive, c.energyIdle, c.energyNoData, c.energyUnattributed)
+	}
+	// The reading before the window starts the first pair; its second is
+	// outside [from, to), so the delta goes nowhere.
+	cells = map[cellKey]*cell{key: {}}
+	energy(cells, points[:1], &store.EnergyReading{T: base - 10, MJ: 400}, inv, nil, base, base+3600, gap)
+	if c := cells[key]; c.energyActive+c.energyIdle+c.energyNoData+c.energyUnattributed != 0 {
+		t.Fatalf("a delta of a second before the window was counted: %+v", c)
+	}
+}

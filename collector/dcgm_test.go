@@ -129,15 +129,6 @@ func TestParseRejectsWholeScrape(t *testing.T) {
 	}
 }
 
-func TestEnergyDeltaTreatsDecreaseAsReset(t *testing.T) {
-	if d := gpumeter.EnergyDelta(1000, 1500); d != 500 {
-		t.Fatal(d)
-	}
-	if d := gpumeter.EnergyDelta(987654321, 1200); d != 1200 {
-		t.Fatal(d)
-	}
-}
-
 // dcgm-exporter's 1.x-compatibility counters (-o mode with
 // etc/1.x-compatibility-metrics.csv) are read like the DCGM_FI_* names.
 func TestParseCompat1x(t *testing.T) {

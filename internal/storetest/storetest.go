@@ -291,9 +291,6 @@ func repoFile(rel string) (string, error) {
 	}
 }
 
-// ServerDSN is the test server's DSN (database default).
-func ServerDSN() string { return serverDSN }
-
 var dbSeq atomic.Int64
 
 // Backend is one engine a test runs on.

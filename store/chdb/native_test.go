@@ -2,6 +2,8 @@ package chdb
 
 import (
 	"context"
+	"encoding/binary"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,6 +152,11 @@ func TestStreamRefusesMismatchedTypes(t *testing.T) {
 
 // The Native reader never panics or reads out of bounds, whatever the bytes:
 // each block either reads whole, every value of every row, or is an error.
+// FuzzNative reads its input twice. As a Native result straight from the
+// engine's side it must never panic or hang, and whatever block it decodes
+// must scan whole. As the values of a table (UInt32, Int64, Float64,
+// DateTime, String, Nullable(String)) it is encoded the way the engine
+// encodes them and must decode to exactly those values.
 func FuzzNative(f *testing.F) {
 	encode := func(cols ...string) []byte {
 		b := []byte{byte(len(cols) / 3), 2}
@@ -166,28 +173,131 @@ func FuzzNative(f *testing.F) {
 		"\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01x"+"\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00"))
 	f.Add(encode("t", "DateTime('UTC')", "\x00\x00\x00\x00\xff\xff\xff\xff", "f", "Float64", strings.Repeat("\x00", 16)))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := reader{buf: data}
-		var b block
-		for {
-			more, err := r.next(&b)
-			if err != nil || !more {
-				return
+		decodeAnything(t, data)
+		roundTrip(t, data)
+	})
+}
+
+// decodeAnything reads data as a result: errors are fine, a decoded block
+// that does not scan is not.
+func decodeAnything(t *testing.T, data []byte) {
+	r := reader{buf: data}
+	var b block
+	for {
+		more, err := r.next(&b)
+		if err != nil || !more {
+			return
+		}
+		for i := range b.cols {
+			c := &b.cols[i]
+			var dest any
+			switch {
+			case c.kind == kindString && c.nulls != nil:
+				dest = new(*string)
+			case c.kind == kindString:
+				dest = new(string)
+			case c.kind == kindUInt32 && c.nulls == nil:
+				dest = new(uint32)
+			default:
+				continue
 			}
 			for row := range b.rows {
-				for i := range b.cols {
-					c := &b.cols[i]
-					var dest any
-					switch {
-					case c.nulls != nil:
-						dest = new(*string)
-					case c.kind == kindString:
-						dest = new(string)
-					default:
-						dest = new(uint32)
-					}
-					_ = c.scan(row, dest)
+				if err := c.scan(row, dest); err != nil {
+					t.Fatalf("column %s %s row %d of a decoded block: %v", c.name, c.typ, row, err)
 				}
 			}
 		}
-	})
+	}
+}
+
+// nativeRow is one row of the round trip's table.
+type nativeRow struct {
+	n    uint32
+	i    int64
+	f    float64
+	t    time.Time
+	s    string
+	null *string
+}
+
+// tableOf makes rows of data, 25 bytes and a string a row; every third
+// nullable value is NULL.
+func tableOf(data []byte) []nativeRow {
+	var rows []nativeRow
+	for len(data) >= 25 {
+		r := nativeRow{n: binary.LittleEndian.Uint32(data), i: int64(binary.LittleEndian.Uint64(data[4:])),
+			f: math.Float64frombits(binary.LittleEndian.Uint64(data[12:])), t: time.Unix(int64(binary.LittleEndian.Uint32(data[20:])), 0).UTC()}
+		k := int(data[24]) % (len(data) - 24)
+		r.s, data = string(data[25:25+k]), data[25+k:]
+		if len(rows)%3 != 2 {
+			r.null = &r.s
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// nativeBlock encodes rows as the engine does: a block of columns, each
+// its name, its type and its values.
+func nativeBlock(rows []nativeRow) []byte {
+	b := binary.AppendUvarint(nil, 6)
+	b = binary.AppendUvarint(b, uint64(len(rows)))
+	col := func(name, typ string, value func(b []byte, r nativeRow) []byte) {
+		b = binary.AppendUvarint(b, uint64(len(name)))
+		b = append(b, name...)
+		b = binary.AppendUvarint(b, uint64(len(typ)))
+		b = append(b, typ...)
+		for _, r := range rows {
+			b = value(b, r)
+		}
+	}
+	str := func(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+	col("n", "UInt32", func(b []byte, r nativeRow) []byte { return binary.LittleEndian.AppendUint32(b, r.n) })
+	col("i", "Int64", func(b []byte, r nativeRow) []byte { return binary.LittleEndian.AppendUint64(b, uint64(r.i)) })
+	col("f", "Float64", func(b []byte, r nativeRow) []byte { return binary.LittleEndian.AppendUint64(b, math.Float64bits(r.f)) })
+	col("t", "DateTime('UTC')", func(b []byte, r nativeRow) []byte { return binary.LittleEndian.AppendUint32(b, uint32(r.t.Unix())) })
+	col("s", "String", func(b []byte, r nativeRow) []byte { return str(b, r.s) })
+	// Nullable: the null map of the whole column, then its values (empty
+	// for NULL), so this column is written whole here.
+	b = str(str(b, "ns"), "Nullable(String)")
+	for _, r := range rows {
+		b = append(b, map[bool]byte{true: 1, false: 0}[r.null == nil])
+	}
+	for _, r := range rows {
+		if r.null == nil {
+			b = str(b, "")
+		} else {
+			b = str(b, *r.null)
+		}
+	}
+	return b
+}
+
+func roundTrip(t *testing.T, data []byte) {
+	want := tableOf(data)
+	if len(want) == 0 {
+		return
+	}
+	r := reader{buf: nativeBlock(want)}
+	var b block
+	more, err := r.next(&b)
+	if err != nil || !more || b.rows != len(want) {
+		t.Fatalf("a block of %d rows read as %d rows, more %v: %v", len(want), b.rows, more, err)
+	}
+	for k, w := range want {
+		var got nativeRow
+		for i, dest := range []any{&got.n, &got.i, &got.f, &got.t, &got.s, &got.null} {
+			if err := b.cols[i].scan(k, dest); err != nil {
+				t.Fatalf("row %d column %s: %v", k, b.cols[i].name, err)
+			}
+		}
+		same := got.n == w.n && got.i == w.i && math.Float64bits(got.f) == math.Float64bits(w.f) && got.t.Equal(w.t) && got.s == w.s &&
+			(got.null == nil) == (w.null == nil) && (w.null == nil || *got.null == *w.null)
+		if !same {
+			t.Fatalf("row %d read as %+v, written as %+v", k, got, w)
+		}
+	}
+	if more, err := r.next(&b); more || err != nil {
+		t.Fatalf("after the only block: more %v, %v", more, err)
+	}
 }
