@@ -190,6 +190,10 @@ func KWh(mJ int64) float64 { return float64(divRound(mJ, 3_600_000)) / 1000 }
 // KRWForEnergy is round_half_up(mJ / 3.6e9 × rate) in whole won.
 func KRWForEnergy(mJ int64, rate float64) int64 { return priced(rate, mJ, 3_600_000_000) }
 
+// Round3 rounds a figure already in hours or percent half up to 3
+// decimals, as every figure is shown: a sum of rounded figures, or a ratio.
+func Round3(x float64) float64 { return math.Floor(x*1000+0.5) / 1000 }
+
 // Pct is part/whole in percent, rounded half up to 3 decimals; 0 of nothing.
 func Pct(part, whole int64) float64 {
 	if whole == 0 {

@@ -34,6 +34,11 @@ func (p Params) String() string {
 	return fmt.Sprintf("metric=%s threshold_pct=%g max_sample_gap=%s attribution_grace=%s", p.Metric, p.ThresholdPct, p.Gap, p.Grace)
 }
 
+// New makes the aggregator of a configuration over st (log nil: silent).
+func New(st store.Store, cfg config.Config, log *zap.Logger) *Aggregator {
+	return &Aggregator{Store: st, Params: ParamsFrom(cfg), Log: log}
+}
+
 // Aggregator computes the hourly rollups.
 type Aggregator struct {
 	Store  store.Store

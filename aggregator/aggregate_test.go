@@ -127,7 +127,8 @@ func TestConservationOnRandomFleets(t *testing.T) {
 		storetest.Each(t, func(t *testing.T, st store.Store) {
 			ctx := context.Background()
 			storetest.ImportDir(t, st, dir)
-			agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg), ChunkGPUs: 4}
+			agg := aggregator.New(st, cfg, nil)
+			agg.ChunkGPUs = 4
 			if _, err := agg.Update(ctx, end, [2]time.Time{day0, end}); err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +173,7 @@ func TestLateSamplesReopenTheirHours(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		storetest.ImportDir(t, st, dir)
-		agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}
+		agg := aggregator.New(st, cfg, nil)
 		if _, err := agg.Update(ctx, end); err != nil {
 			t.Fatal(err)
 		}

@@ -51,8 +51,7 @@ func TestActivityMetric(t *testing.T) {
 		for metric, w := range want {
 			cfg := config.Default()
 			cfg.Activity.Metric = metric
-			p := aggregator.ParamsFrom(cfg)
-			if _, err := (&aggregator.Aggregator{Store: st, Params: p}).Recompute(ctx, day0, day0.Add(time.Hour)); err != nil {
+			if _, err := aggregator.New(st, cfg, nil).Recompute(ctx, day0, day0.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			rows, err := store.SumRollups(ctx, st, store.RollupFilter{From: day0.Unix(), To: day0.Add(time.Hour).Unix()})

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/nipa-gpu/gpumeter"
-	"github.com/nipa-gpu/gpumeter/store"
+	"github.com/nipa-gpu/gpumeter/redact"
 )
 
 // fieldMetric names each field as dcgm-exporter does, for pushing.
@@ -142,7 +142,7 @@ func (r *RemoteWrite) Write(ctx context.Context, batch []Owned) (int, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("remote write %s: %s", store.Redact(r.URL), strings.ReplaceAll(err.Error(), r.URL, store.Redact(r.URL)))
+		return 0, fmt.Errorf("remote write %s: %s", redact.Secrets(r.URL), strings.ReplaceAll(err.Error(), r.URL, redact.Secrets(r.URL)))
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -150,7 +150,7 @@ func (r *RemoteWrite) Write(ctx context.Context, batch []Owned) (int, error) {
 	case resp.StatusCode/100 == 2:
 		return len(samples), nil
 	case resp.StatusCode/100 == 4:
-		return 0, &Refused{fmt.Errorf("remote write %s: %s: %s", store.Redact(r.URL), resp.Status, bytes.TrimSpace(msg))}
+		return 0, &Refused{fmt.Errorf("remote write %s: %s: %s", redact.Secrets(r.URL), resp.Status, bytes.TrimSpace(msg))}
 	}
-	return 0, fmt.Errorf("remote write %s: %s: %s", store.Redact(r.URL), resp.Status, bytes.TrimSpace(msg))
+	return 0, fmt.Errorf("remote write %s: %s: %s", redact.Secrets(r.URL), resp.Status, bytes.TrimSpace(msg))
 }

@@ -20,7 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nipa-gpu/gpumeter"
-	"github.com/nipa-gpu/gpumeter/store"
+	"github.com/nipa-gpu/gpumeter/redact"
 )
 
 // Config is the whole configuration file.
@@ -315,7 +315,7 @@ func (c Config) Validate() error {
 		bad("timezone", quote(c.Timezone), "not an IANA time zone such as Asia/Seoul")
 	}
 	if !strings.HasPrefix(c.Store, "chdb://") && !strings.HasPrefix(c.Store, "clickhouse://") {
-		bad("store", quote(store.Redact(c.Store)), "must start with chdb:// or clickhouse://")
+		bad("store", quote(redact.Secrets(c.Store)), "must start with chdb:// or clickhouse://")
 	}
 	if !c.Activity.Metric.Valid() {
 		bad("activity.metric", quote(string(c.Activity.Metric)), "must be auto, gpu_util, gr_engine_active or sm_active")
@@ -403,7 +403,7 @@ func (c Config) Validate() error {
 	}
 	if c.Webhook.URL != "" {
 		if err := SecureURL(c.Webhook.URL); err != nil {
-			bad("webhook.url", quote(store.Redact(c.Webhook.URL)), err.Error())
+			bad("webhook.url", quote(redact.Secrets(c.Webhook.URL)), err.Error())
 		}
 	}
 	if c.Webhook.URL != "" && c.Webhook.Secret == "" {
@@ -421,7 +421,7 @@ func (c Config) Validate() error {
 	}
 	if rw := col.RemoteWrite; rw.URL != "" {
 		if err := SecureURL(rw.URL); err != nil {
-			bad("collector.remote_write.url", quote(store.Redact(rw.URL)), err.Error())
+			bad("collector.remote_write.url", quote(redact.Secrets(rw.URL)), err.Error())
 		}
 		if rw.TokenFile == "" {
 			bad("collector.remote_write.token_file", `""`, "required with collector.remote_write.url: the file holding the ingest token")

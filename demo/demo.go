@@ -133,13 +133,13 @@ func (d *demo) run(stdout io.Writer, from time.Time, month string, scale float64
 	}
 	d.stepf("aggregating every GPU-second of the month")
 	last := time.Now()
-	agg := &aggregator.Aggregator{Store: d.st, Params: aggregator.ParamsFrom(d.cfg), Log: d.log,
-		Progress: func(day, days int) {
-			if time.Since(last) > 3*time.Second || day == days {
-				last = time.Now()
-				fmt.Fprintf(d.progress, "    day %d of %d\n", day, days)
-			}
-		}}
+	agg := aggregator.New(d.st, d.cfg, d.log)
+	agg.Progress = func(day, days int) {
+		if time.Since(last) > 3*time.Second || day == days {
+			last = time.Now()
+			fmt.Fprintf(d.progress, "    day %d of %d\n", day, days)
+		}
+	}
 	if _, err := agg.Recompute(d.ctx, from, to); err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func TestIdleFlagLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		storetest.ImportDir(t, st, dir)
-		if _, err := (&aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}).Update(ctx, day(10, 14, 0)); err != nil {
+		if _, err := aggregator.New(st, cfg, nil).Update(ctx, day(10, 14, 0)); err != nil {
 			t.Fatal(err)
 		}
 		track := func(at time.Time) map[string]gpumeter.TrackedFlag {

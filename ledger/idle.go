@@ -22,7 +22,7 @@ func Idle(ctx context.Context, st store.Store, cfg config.Config, t time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}
+	agg := aggregator.New(st, cfg, nil)
 	flags, _, err := IdleFlags(ctx, agg, aggregator.NewTimelines(ref), cfg.Idle, t)
 	return flags, err
 }
@@ -72,7 +72,7 @@ func IdleFlags(ctx context.Context, agg *aggregator.Aggregator, tl *aggregator.T
 		s := time.Unix(since, 0).UTC()
 		return gpumeter.IdleFlag{FlagID: gpumeter.FlagID(gpu, kind, s), Kind: kind, Provider: row.Provider, Node: row.Node,
 			GPUUUID: gpu, ProjectID: project, Since: s.Format(time.RFC3339), Hours: gpumeter.Hours(T - since),
-			ActivePct: round3(w.ActivePct()), CoveragePct: round3(w.CoveragePct()), Recommendation: kind.Recommendation()}
+			ActivePct: gpumeter.Round3(w.ActivePct()), CoveragePct: gpumeter.Round3(w.CoveragePct()), Recommendation: kind.Recommendation()}
 	}
 	for _, g := range gpus {
 		row, holds := rowAt[g], tl.Holds[g]
@@ -144,4 +144,3 @@ func heldThrough(holds []aggregator.HoldSpan, from, to int64) (string, int64, bo
 	return project, start, start <= from
 }
 
-func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }

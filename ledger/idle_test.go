@@ -78,7 +78,7 @@ func TestIdleFlagsByHand(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		storetest.ImportDir(t, st, dir)
-		agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}
+		agg := aggregator.New(st, cfg, nil)
 		if _, err := agg.Update(ctx, T.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}

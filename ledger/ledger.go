@@ -30,8 +30,10 @@ type Scope struct {
 	Now      time.Time // a month still running is cut at the last whole hour before it
 }
 
-// Ledger is a period's accounting. Every figure is in seconds (or counts);
-// rounding to GPU-hours is the formats' business.
+// Ledger is a period's accounting. Its figures are in seconds, millijoules
+// or counts, which the formats round; only the limit checks (Check.Usage)
+// and the idle flags (SPEC §6's fields) come rounded, by the root's Hours,
+// Pct and Round3 as the formats round.
 type Ledger struct {
 	Month, Timezone string
 	Provider        string    // the scope: "" for every provider
@@ -189,8 +191,9 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 		return nil, err
 	}
 	A, B := from.Unix(), to.Unix()
+	agg := aggregator.New(st, cfg, nil)
 	l := &Ledger{Month: sc.Month, Timezone: cfg.Timezone, Provider: sc.Provider, From: from, To: to,
-		GeneratedAt: sc.Now.UTC().Truncate(time.Second), Params: aggregator.ParamsFrom(cfg), ProjectNames: map[string]string{}}
+		GeneratedAt: sc.Now.UTC().Truncate(time.Second), Params: agg.Params, ProjectNames: map[string]string{}}
 	ref, err := store.LoadReference(ctx, st)
 	if err != nil {
 		return nil, err
@@ -256,7 +259,6 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	if l.DataQuality.RefusedSamples, err = store.Rejections(ctx, st, A, B, sc.Provider); err != nil {
 		return nil, err
 	}
-	agg := &aggregator.Aggregator{Store: st, Params: l.Params}
 	flags, short, err := IdleFlags(ctx, agg, tl, cfg.Idle, to)
 	if err != nil {
 		return nil, err

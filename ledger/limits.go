@@ -108,6 +108,29 @@ type Check struct {
 	Over      bool
 }
 
+// CheckStatus is what a check says of its figure.
+type CheckStatus string
+
+const (
+	StatusContext CheckStatus = ""       // a figure shown for context: no limit
+	StatusNoCap   CheckStatus = "no_cap" // the limit is 0, which means no cap
+	StatusOver    CheckStatus = "over"
+	StatusOK      CheckStatus = "ok"
+)
+
+// Status is the check's verdict, the one every view shows.
+func (c Check) Status() CheckStatus {
+	switch {
+	case !c.HasLimit:
+		return StatusContext
+	case c.Unlimited:
+		return StatusNoCap
+	case c.Over:
+		return StatusOver
+	}
+	return StatusOK
+}
+
 func (p *Provider) checks() []Check {
 	lim := p.Limits
 	check := func(item CheckItem, usage, limit float64, unlimited bool) Check {

@@ -21,6 +21,7 @@ import (
 	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/ledger"
+	"github.com/nipa-gpu/gpumeter/redact"
 	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/store"
 	"github.com/nipa-gpu/gpumeter/webhook"
@@ -50,7 +51,7 @@ func Ledger(ctx context.Context, st store.Store, cfg config.Config, sc ledger.Sc
 	if err != nil {
 		return nil, err
 	}
-	agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg), Log: log}
+	agg := aggregator.New(st, cfg, log)
 	if _, err := agg.Update(ctx, sc.Now, [2]time.Time{from, to}); err != nil {
 		return nil, err
 	}
@@ -160,8 +161,8 @@ func WriteFile(path string, write func(io.Writer) error) error {
 // no principals (names, roles and token hashes are nobody's business in a
 // report), and in a provider's workbook no other provider's limits.
 func ConfigText(cfg config.Config, provider string) string {
-	cfg.Store = store.Redact(cfg.Store)
-	cfg.Webhook.URL = store.Redact(cfg.Webhook.URL)
+	cfg.Store = redact.Secrets(cfg.Store)
+	cfg.Webhook.URL = redact.Secrets(cfg.Webhook.URL)
 	cfg.Principals = nil
 	if provider != "" {
 		cfg.Providers = map[string]config.ProviderLimits{provider: cfg.Providers[provider]}
@@ -200,7 +201,7 @@ func Track(ctx context.Context, st store.Store, cfg config.Config, t time.Time, 
 }
 
 func updateLookback(ctx context.Context, st store.Store, cfg config.Config, t time.Time, log *zap.Logger) error {
-	agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg), Log: log}
+	agg := aggregator.New(st, cfg, log)
 	_, err := agg.Update(ctx, time.Now(), [2]time.Time{t.Add(-ledger.Lookback), t})
 	return err
 }

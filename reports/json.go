@@ -1,6 +1,8 @@
 // Package reports formats a ledger: the JSON machine contract of SPEC §6 and
 // the workbook for people. It takes no store and computes no rule: every
-// figure is the ledger's, rounded to GPU-hours here and nowhere else.
+// figure is the ledger's, in seconds or millijoules, rounded here by the
+// root's Hours, KWh and Round3 (the ledger rounds the few figures it gives
+// ready to show: limit checks and idle flags, with the same functions).
 package reports
 
 import (
@@ -186,7 +188,7 @@ func JSON(l *ledger.Ledger) *Report {
 		r := p.Reallocation
 		out.IdleReallocation = Reallocation{Flags: r.Flags, FlaggedIdleGPUHours: h(r.FlaggedIdle), Reallocated: r.Reallocated, Declined: r.Declined}
 		if r.Acknowledged > 0 {
-			m := round3(r.MedianSecondsToAck / 3600)
+			m := gpumeter.Round3(r.MedianSecondsToAck / 3600)
 			out.IdleReallocation.MedianHoursToAck = &m
 		}
 		for _, c := range p.Charges {
@@ -228,7 +230,6 @@ func timestamp(t int64) string {
 	return time.Unix(t, 0).UTC().Format(time.RFC3339)
 }
 
-func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
 
 // Of is one class's GPU-hours.
 func (c Classes) Of(class gpumeter.Class) float64 {

@@ -48,7 +48,7 @@ func (w *workbook) summary() error {
 				classCells(sh.c)...), ratios(sh.c, sh.cap)...))
 			total = addClasses(total, sh.c)
 		}
-		capTotal := round3(p.CapacityGPUHours.Government + p.CapacityGPUHours.Private)
+		capTotal := gpumeter.Round3(p.CapacityGPUHours.Government + p.CapacityGPUHours.Private)
 		row := append([]cell{styled(p.Provider, "bold"), styled(w.t("total"), "bold"), num(p.GPUs.Government + p.GPUs.Private),
 			styled(capTotal, "boldh")}, classCells(total)...)
 		rows = append(rows, append(row, ratios(total, capTotal)...))
@@ -92,9 +92,9 @@ func ratios(c Classes, capacity float64) []cell {
 }
 
 func addClasses(a, b Classes) Classes {
-	return Classes{round3(a.PublicActive + b.PublicActive), round3(a.PublicIdle + b.PublicIdle),
-		round3(a.ProviderActive + b.ProviderActive), round3(a.ProviderIdle + b.ProviderIdle),
-		round3(a.UnallocatedActive + b.UnallocatedActive), round3(a.UnallocatedIdle + b.UnallocatedIdle), round3(a.NoData + b.NoData)}
+	return Classes{gpumeter.Round3(a.PublicActive + b.PublicActive), gpumeter.Round3(a.PublicIdle + b.PublicIdle),
+		gpumeter.Round3(a.ProviderActive + b.ProviderActive), gpumeter.Round3(a.ProviderIdle + b.ProviderIdle),
+		gpumeter.Round3(a.UnallocatedActive + b.UnallocatedActive), gpumeter.Round3(a.UnallocatedIdle + b.UnallocatedIdle), gpumeter.Round3(a.NoData + b.NoData)}
 }
 
 func (w *workbook) daily() error {
@@ -198,7 +198,7 @@ func (w *workbook) attribution() error {
 	for _, p := range w.rep.Providers {
 		a := p.AttributionGPUHours
 		rows = append(rows, []cell{txt(p.Provider), hrs(a.Matched), hrs(a.Foreign), hrs(a.Unknown), hrs(a.Unlabeled),
-			hrs(round3(a.Matched + a.Foreign + a.Unknown + a.Unlabeled))})
+			hrs(gpumeter.Round3(a.Matched + a.Foreign + a.Unknown + a.Unlabeled))})
 	}
 	next, err := w.writeTable(&table{sheet: sheet, title: w.t("attribution_hours"), header: []string{w.t("provider"), w.t("matched"),
 		w.t("foreign"), w.t("unknown"), w.t("unlabeled"), w.t("covered")}, rows: rows, startAt: 1})
@@ -241,7 +241,7 @@ func (w *workbook) energy() error {
 			c     Classes
 		}{{gpumeter.ShareGovernment, p.EnergyKWh.Government}, {gpumeter.SharePrivate, p.EnergyKWh.Private}} {
 			total := sh.c.PublicActive + sh.c.PublicIdle + sh.c.ProviderActive + sh.c.ProviderIdle + sh.c.UnallocatedActive + sh.c.UnallocatedIdle + sh.c.NoData
-			rows = append(rows, append(append([]cell{txt(p.Provider), txt(w.shareName(sh.share))}, classCells(sh.c)...), hrs(round3(total))))
+			rows = append(rows, append(append([]cell{txt(p.Provider), txt(w.shareName(sh.share))}, classCells(sh.c)...), hrs(gpumeter.Round3(total))))
 		}
 	}
 	if next, err = w.writeTable(&table{sheet: sheet, title: w.t("energy_by_class"), header: header, rows: rows, startAt: next}); err != nil {
@@ -321,14 +321,12 @@ func (w *workbook) shares() error {
 			if c.Item == ledger.CheckPrivateShareGPUs || c.Item == ledger.CheckPeakGPUs {
 				limit = num(int(c.Limit)) // a number of GPUs
 			}
-			switch {
-			case !c.HasLimit:
-			case c.Unlimited:
-				row[3], row[4] = limit, txt(w.t("no_cap"))
-			case c.Over:
-				row[3], row[4] = limit, styled(w.t("over"), "bold")
+			switch status := c.Status(); status {
+			case ledger.StatusContext:
+			case ledger.StatusOver:
+				row[3], row[4] = limit, styled(w.t(string(status)), "bold")
 			default:
-				row[3], row[4] = limit, txt(w.t("ok"))
+				row[3], row[4] = limit, txt(w.t(string(status)))
 			}
 			rows = append(rows, row)
 		}

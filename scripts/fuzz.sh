@@ -12,7 +12,7 @@ targets=(
 	"./imports FuzzSamples"
 	"./collector FuzzParseDCGM"
 	"./config FuzzParse"
-	"./store FuzzRedact"
+	"./redact FuzzRedact"
 	"./store/chdb FuzzNative"
 )
 status=0

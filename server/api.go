@@ -22,6 +22,7 @@ import (
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/ledger"
 	"github.com/nipa-gpu/gpumeter/publish"
+	"github.com/nipa-gpu/gpumeter/redact"
 	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/store"
 )
@@ -115,7 +116,7 @@ func (s *Service) with(roles []string, h func(http.ResponseWriter, *http.Request
 			var ae apiError
 			if !errors.As(err, &ae) {
 				s.Log.Error("request failed", zap.String("path", r.URL.Path), zap.String("principal", p.Name),
-					zap.String("error", store.Redact(err.Error())))
+					zap.String("error", redact.Secrets(err.Error())))
 				ae = apiError{http.StatusInternalServerError, "internal error"}
 			}
 			writeError(w, ae)
@@ -241,13 +242,7 @@ func (s *Service) limits(w http.ResponseWriter, r *http.Request, p config.Princi
 			lc := LimitCheck{Item: string(c.Item), Usage: c.Usage}
 			if c.HasLimit {
 				v := c.Limit
-				lc.Limit, lc.Status = &v, "ok"
-				switch {
-				case c.Unlimited:
-					lc.Status = "no_cap"
-				case c.Over:
-					lc.Status = "over"
-				}
+				lc.Limit, lc.Status = &v, string(c.Status())
 			}
 			lim.Checks = append(lim.Checks, lc)
 		}

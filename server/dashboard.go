@@ -19,6 +19,7 @@ import (
 	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/ledger"
+	"github.com/nipa-gpu/gpumeter/redact"
 	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/store"
 )
@@ -248,7 +249,7 @@ func (s *Service) dashboard(page string) http.HandlerFunc {
 		if err := s.fill(r, v); err != nil {
 			var ae apiError
 			if !errors.As(err, &ae) {
-				s.Log.Error("dashboard", zap.String("page", page), zap.String("principal", p.Name), zap.String("error", store.Redact(err.Error())))
+				s.Log.Error("dashboard", zap.String("page", page), zap.String("principal", p.Name), zap.String("error", redact.Secrets(err.Error())))
 				ae = apiError{http.StatusInternalServerError, "internal error"}
 			}
 			v.Message = ae.msg
@@ -364,15 +365,8 @@ func (v *view) Checks() []viewCheck {
 			if count {
 				vc.Limit = formatCount(int(c.Limit))
 			}
-			switch {
-			case !c.HasLimit:
+			if vc.Status = string(c.Status()); !c.HasLimit {
 				vc.Limit = ""
-			case c.Unlimited:
-				vc.Status = "no_cap"
-			case c.Over:
-				vc.Status = "over"
-			default:
-				vc.Status = "ok"
 			}
 			out = append(out, vc)
 		}

@@ -82,7 +82,7 @@ func (s *Service) job(name string, fn func(ctx context.Context) error) func() {
 
 // Aggregate brings the rollups up to date.
 func (s *Service) Aggregate(ctx context.Context) error {
-	agg := &aggregator.Aggregator{Store: s.Store, Params: aggregator.ParamsFrom(s.Config), Log: s.Log}
+	agg := aggregator.New(s.Store, s.Config, s.Log)
 	_, err := agg.Update(ctx, time.Now())
 	return err
 }

@@ -57,7 +57,7 @@ func smallService(t *testing.T) (*Service, store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}).Update(context.Background(), time.Now()); err != nil {
+	if _, err := aggregator.New(st, cfg, nil).Update(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []config.Principal{

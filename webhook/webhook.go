@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nipa-gpu/gpumeter"
+	"github.com/nipa-gpu/gpumeter/redact"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -129,7 +130,7 @@ func (w *Sender) post(ctx context.Context, body []byte) error {
 	id := make([]byte, 16)
 	rand.Read(id)
 	delivery := hex.EncodeToString(id)
-	url := store.Redact(w.URL)
+	url := redact.Secrets(w.URL)
 	var last error
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
@@ -142,7 +143,7 @@ func (w *Sender) post(ctx context.Context, body []byte) error {
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 		if err != nil {
-			return fmt.Errorf("webhook %s: %s", url, store.Redact(err.Error()))
+			return fmt.Errorf("webhook %s: %s", url, redact.Secrets(err.Error()))
 		}
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		req.Header.Set("Content-Type", "application/json")
@@ -151,7 +152,7 @@ func (w *Sender) post(ctx context.Context, body []byte) error {
 		req.Header.Set(SignatureHeader, Sign(w.Secret, ts, body))
 		resp, err := client.Do(req)
 		if err != nil {
-			last = errors.New(store.Redact(err.Error())) // the client's errors quote the URL
+			last = errors.New(redact.Secrets(err.Error())) // the client's errors quote the URL
 		} else {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 			resp.Body.Close()

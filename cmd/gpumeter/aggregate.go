@@ -34,7 +34,7 @@ With --from/--to (RFC 3339): recomputes exactly those hours as well.`,
 				return err
 			}
 			defer e.close()
-			agg := &aggregator.Aggregator{Store: e.st, Params: aggregator.ParamsFrom(e.cfg), Log: e.log}
+			agg := aggregator.New(e.st, e.cfg, e.log)
 			start := time.Now()
 			st, err := agg.Recalculate(cmd.Context(), time.Now(), need...)
 			if err != nil {

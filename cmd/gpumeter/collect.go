@@ -12,7 +12,7 @@ import (
 
 	"github.com/nipa-gpu/gpumeter/collector"
 	"github.com/nipa-gpu/gpumeter/config"
-	"github.com/nipa-gpu/gpumeter/store"
+	"github.com/nipa-gpu/gpumeter/redact"
 )
 
 func newCollectCmd(g *globals) *cobra.Command {
@@ -76,7 +76,7 @@ JSON lines (SPEC §3.4 names) instead of stored, and a failing target exits 1.`,
 					return usageError{errors.New("collect: --remote-write and --token-file go together")}
 				}
 				if err := config.SecureURL(remoteWrite); err != nil {
-					return usageError{fmt.Errorf("collect --remote-write %s: %w", store.Redact(remoteWrite), err)}
+					return usageError{fmt.Errorf("collect --remote-write %s: %w", redact.Secrets(remoteWrite), err)}
 				}
 			}
 			opts := collector.Options{Providers: slices.Sorted(maps.Keys(e.cfg.Providers)), Shard: sh, Once: once}

@@ -54,12 +54,12 @@ func newLimitsCmd(g *globals) *cobra.Command {
 			w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(w, "\tusage\tlimit\t\t")
 			for _, c := range p.Checks {
-				switch {
-				case !c.HasLimit:
+				switch c.Status() {
+				case ledger.StatusContext:
 					fmt.Fprintf(w, "%s\t%.3f\t\t\t\n", checkNames[c.Item], c.Usage)
-				case c.Unlimited:
+				case ledger.StatusNoCap:
 					fmt.Fprintf(w, "%s\t%.3f\t%.3f\tno cap\t\n", checkNames[c.Item], c.Usage, 0.0)
-				case c.Over:
+				case ledger.StatusOver:
 					fmt.Fprintf(w, "%s\t%.3f\t%.3f\tOVER\t\n", checkNames[c.Item], c.Usage, c.Limit)
 				default:
 					fmt.Fprintf(w, "%s\t%.3f\t%.3f\tok\t\n", checkNames[c.Item], c.Usage, c.Limit)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter/redact"
 	"github.com/nipa-gpu/gpumeter/schemas"
 	"github.com/nipa-gpu/gpumeter/store"
 	_ "github.com/nipa-gpu/gpumeter/store/chdb"       // chdb:// backend
@@ -116,7 +117,7 @@ func (e *env) open(ctx context.Context) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.log.Debug("store open", zap.String("store", store.Redact(e.cfg.Store)),
+	e.log.Debug("store open", zap.String("store", redact.Secrets(e.cfg.Store)),
 		zap.String("backend", st.Dialect().Backend), zap.Stringer("version", st.Dialect().Version))
 	return st, nil
 }

@@ -93,7 +93,7 @@ func benchAPI(dsn string, day time.Time) error {
 	if err != nil {
 		return err
 	}
-	agg := &aggregator.Aggregator{Store: st, Params: aggregator.ParamsFrom(cfg)}
+	agg := aggregator.New(st, cfg, nil)
 	done := make(chan error, 1)
 	go func() {
 		_, err := agg.Recompute(ctx, day, day.Add(24*time.Hour))

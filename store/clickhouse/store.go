@@ -13,6 +13,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/nipa-gpu/gpumeter/redact"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
@@ -39,7 +40,7 @@ type Options struct {
 func ParseDSN(dsn string) (Options, error) {
 	u, err := url.Parse(dsn)
 	if err != nil || u.Scheme != "clickhouse" || u.Host == "" {
-		return Options{}, fmt.Errorf("store: %s is not clickhouse://user:pass@host:9000/db", store.Redact(dsn))
+		return Options{}, fmt.Errorf("store: %s is not clickhouse://user:pass@host:9000/db", redact.Secrets(dsn))
 	}
 	q := u.Query()
 	cluster := q.Get("cluster")
@@ -47,7 +48,7 @@ func ParseDSN(dsn string) (Options, error) {
 	u.RawQuery = q.Encode()
 	opts, err := ch.ParseDSN(u.String())
 	if err != nil {
-		return Options{}, fmt.Errorf("store %s: %w", store.Redact(dsn), err)
+		return Options{}, fmt.Errorf("store %s: %w", redact.Secrets(dsn), err)
 	}
 	if u.User == nil || u.User.Username() == "" {
 		if user := os.Getenv("CLICKHOUSE_USER"); user != "" {

@@ -1,10 +1,10 @@
-package store_test
+package redact_test
 
 import (
 	"net/url"
 	"testing"
 
-	"github.com/nipa-gpu/gpumeter/store"
+	"github.com/nipa-gpu/gpumeter/redact"
 )
 
 func TestRedact(t *testing.T) {
@@ -15,24 +15,24 @@ func TestRedact(t *testing.T) {
 		"chdb://./data": "chdb://./data",
 		"not a url":     "not a url",
 	} {
-		if got := store.Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		if got := redact.Secrets(in); got != want {
+			t.Errorf("Secrets(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 // Whatever the secret, in the user info or a query parameter, escaped as a
-// URL carries it or not, Redact's answer does not depend on it: the same as
-// for any other secret there. Redact never panics, and redacting twice
+// URL carries it or not, Secrets' answer does not depend on it: the same as
+// for any other secret there. Secrets never panics, and redacting twice
 // changes nothing more.
 func FuzzRedact(f *testing.F) {
 	f.Add("s3cret", "db:9000", "metering")
 	f.Add("p@ss/w?rd#", "host", "db?secure=true")
 	f.Add("", "", "")
 	f.Fuzz(func(t *testing.T, secret, host, path string) {
-		once := store.Redact(host + path)
-		if store.Redact(once) != once {
-			t.Fatalf("Redact is not idempotent on %q", host+path)
+		once := redact.Secrets(host + path)
+		if redact.Secrets(once) != once {
+			t.Fatalf("Secrets is not idempotent on %q", host+path)
 		}
 		for _, c := range []struct {
 			before, after string
@@ -43,9 +43,9 @@ func FuzzRedact(f *testing.F) {
 			{"https://" + host + "/" + path + "?token=", "", url.QueryEscape},
 			{"clickhouse://" + host + "/" + path + "?secure=1&password=", "&x=1", url.QueryEscape},
 		} {
-			got := store.Redact(c.before + c.escape(secret) + c.after)
-			if other := store.Redact(c.before + c.escape("zzzz") + c.after); got != other {
-				t.Fatalf("Redact(%q) = %q, but with another secret %q: the secret shows", c.before+c.escape(secret)+c.after, got, other)
+			got := redact.Secrets(c.before + c.escape(secret) + c.after)
+			if other := redact.Secrets(c.before + c.escape("zzzz") + c.after); got != other {
+				t.Fatalf("Secrets(%q) = %q, but with another secret %q: the secret shows", c.before+c.escape(secret)+c.after, got, other)
 			}
 		}
 	})
