@@ -27,32 +27,43 @@ func Idle(ctx context.Context, st store.Store, cfg config.Config, t time.Time) (
 	return flags, err
 }
 
-// IdleFlags evaluates the idle flags at t over government GPUs, and lists
-// the GPUs that get none for want of coverage. The part of an hour at either
-// end of a window is classified from samples.
-func IdleFlags(ctx context.Context, agg *aggregator.Aggregator, tl *aggregator.Timelines, cfg config.Idle, at time.Time) (flags []gpumeter.IdleFlag, short []string, err error) {
+// Windows is what the idle rule reads of the accounted seconds; the
+// aggregator answers it from the rollups, classifying the part of an hour at
+// either end of a window from samples.
+type Windows interface {
+	// GovernmentTotals sums the capacity, active and idle seconds of each
+	// GPU's government share in [from, to).
+	GovernmentTotals(ctx context.Context, tl *aggregator.Timelines, gpus []string, from, to int64) (map[string]aggregator.Totals, error)
+	// LastActive is one past each GPU's last active second in [from, to),
+	// for the GPUs that have one.
+	LastActive(ctx context.Context, gpus []string, from, to int64) (map[string]int64, error)
+}
+
+// IdleFlags evaluates the idle flags at `at` over government GPUs, and lists
+// the GPUs that get none for want of coverage.
+func IdleFlags(ctx context.Context, win Windows, tl *aggregator.Timelines, cfg config.Idle, at time.Time) (flags []gpumeter.IdleFlag, short []string, err error) {
 	flags = []gpumeter.IdleFlag{}
-	T := at.Unix()
-	U := int64(cfg.UnallocatedHours * 3600)
-	Al := int64(cfg.AllocatedHours * 3600)
-	lookback := T - int64(Lookback/time.Second)
-	// Government GPUs at t: the inventory row holding its last second.
+	now := at.Unix()
+	unallocWindow := int64(cfg.UnallocatedHours * 3600)
+	allocWindow := int64(cfg.AllocatedHours * 3600)
+	lookback := now - int64(Lookback/time.Second)
+	// Government GPUs at now: the inventory row holding its last second.
 	rowAt := map[string]aggregator.InvSpan{}
 	var gpus []string
 	for g, rows := range tl.Inv {
 		for _, r := range rows {
-			if r.From < T && T <= r.To && r.Share == gpumeter.ShareGovernment {
+			if r.From < now && now <= r.To && r.Share == gpumeter.ShareGovernment {
 				rowAt[g] = r
 				gpus = append(gpus, g)
 			}
 		}
 	}
 	slices.Sort(gpus)
-	unallocWin, err := agg.GovernmentTotals(ctx, tl, gpus, T-U, T)
+	unallocWin, err := win.GovernmentTotals(ctx, tl, gpus, now-unallocWindow, now)
 	if err != nil {
 		return nil, nil, err
 	}
-	allocWin, err := agg.GovernmentTotals(ctx, tl, gpus, T-Al, T)
+	allocWin, err := win.GovernmentTotals(ctx, tl, gpus, now-allocWindow, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,23 +71,23 @@ func IdleFlags(ctx context.Context, agg *aggregator.Aggregator, tl *aggregator.T
 	// when they were last active: a look-back of 35 days of rollups.
 	var candidates []string
 	for _, g := range gpus {
-		if w := unallocWin[g]; !overlapsAny(tl.Holds[g], T-U, T) && w.Capacity > 0 && w.Active == 0 {
+		if w := unallocWin[g]; !overlapsAny(tl.Holds[g], now-unallocWindow, now) && w.Capacity > 0 && w.Active == 0 {
 			candidates = append(candidates, g)
 		}
 	}
-	lastActive, err := agg.LastActive(ctx, candidates, lookback, T)
+	lastActive, err := win.LastActive(ctx, candidates, lookback, now)
 	if err != nil {
 		return nil, nil, err
 	}
 	flag := func(kind gpumeter.FlagKind, gpu, project string, row aggregator.InvSpan, since int64, w aggregator.Totals) gpumeter.IdleFlag {
 		s := time.Unix(since, 0).UTC()
 		return gpumeter.IdleFlag{FlagID: gpumeter.FlagID(gpu, kind, s), Kind: kind, Provider: row.Provider, Node: row.Node,
-			GPUUUID: gpu, ProjectID: project, Since: s.Format(time.RFC3339), Hours: gpumeter.Hours(T - since),
+			GPUUUID: gpu, ProjectID: project, Since: s.Format(time.RFC3339), Hours: gpumeter.Hours(now - since),
 			ActivePct: gpumeter.Round3(w.ActivePct()), CoveragePct: gpumeter.Round3(w.CoveragePct()), Recommendation: kind.Recommendation()}
 	}
 	for _, g := range gpus {
 		row, holds := rowAt[g], tl.Holds[g]
-		if !overlapsAny(holds, T-U, T) {
+		if !overlapsAny(holds, now-unallocWindow, now) {
 			w := unallocWin[g]
 			if w.Capacity == 0 {
 				continue
@@ -90,14 +101,14 @@ func IdleFlags(ctx context.Context, agg *aggregator.Aggregator, tl *aggregator.T
 			}
 			since := max(lookback, row.From, lastActive[g], w.ActiveUntil)
 			for _, h := range holds {
-				if h.To <= T {
+				if h.To <= now {
 					since = max(since, h.To)
 				}
 			}
 			flags = append(flags, flag(gpumeter.FlagUnallocatedIdle, g, "", row, since, w))
 			continue
 		}
-		project, start, ok := heldThrough(holds, T-Al, T)
+		project, start, ok := heldThrough(holds, now-allocWindow, now)
 		if !ok {
 			continue
 		}

@@ -190,7 +190,7 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	if err != nil {
 		return nil, err
 	}
-	A, B := from.Unix(), to.Unix()
+	start, end := from.Unix(), to.Unix()
 	agg := aggregator.New(st, cfg, nil)
 	l := &Ledger{Month: sc.Month, Timezone: cfg.Timezone, Provider: sc.Provider, From: from, To: to,
 		GeneratedAt: sc.Now.UTC().Truncate(time.Second), Params: agg.Params, ProjectNames: map[string]string{}}
@@ -204,7 +204,7 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 			l.ProjectNames[p.ID] = p.Name
 		}
 	}
-	filter := store.RollupFilter{From: A, To: B, Provider: sc.Provider}
+	filter := store.RollupFilter{From: start, To: end, Provider: sc.Provider}
 	// GPUs come back without node and model, which the inventory gives.
 	rows, hours, err := store.SumRollupsWithHours(ctx, st, filter)
 	if err != nil {
@@ -212,11 +212,11 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	}
 	for i := range rows {
 		r := &rows[i]
-		if place, ok := tl.Place(r.GPU, r.Share, A, B); ok {
+		if place, ok := tl.Place(r.GPU, r.Share, start, end); ok {
 			r.Node, r.Model = place.Node, place.Model
 		}
 	}
-	counts, err := store.GPUCounts(ctx, st, A, B)
+	counts, err := store.GPUCounts(ctx, st, start, end)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	runs := mismatchRuns(fragments, ref.Projects, int64(cfg.Attribution.MinMismatchMinutes)*60)
 	for i := range l.Providers {
 		p := &l.Providers[i]
-		p.violations(holds, rows, A, B)
+		p.violations(holds, rows, start, end)
 		p.Mismatches = runs.of(p.ID)
 		p.Violations = append(p.Violations, runs.violations(p.ID)...)
 		p.Checks = p.checks()
@@ -252,11 +252,11 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	if sc.Provider == "" {
 		// Samples of unregistered GPUs belong to no provider: only the
 		// program-wide ledger counts them.
-		if l.DataQuality.UnregisteredGPUs, err = store.UnregisteredGPUs(ctx, st, A, B); err != nil {
+		if l.DataQuality.UnregisteredGPUs, err = store.UnregisteredGPUs(ctx, st, start, end); err != nil {
 			return nil, err
 		}
 	}
-	if l.DataQuality.RefusedSamples, err = store.Rejections(ctx, st, A, B, sc.Provider); err != nil {
+	if l.DataQuality.RefusedSamples, err = store.Rejections(ctx, st, start, end, sc.Provider); err != nil {
 		return nil, err
 	}
 	flags, short, err := IdleFlags(ctx, agg, tl, cfg.Idle, to)
@@ -284,7 +284,7 @@ func Build(ctx context.Context, st store.Store, cfg config.Config, sc Scope) (*L
 	if err != nil {
 		return nil, err
 	}
-	realloc := reallocation(kept, acks, A, B)
+	realloc := reallocation(kept, acks, start, end)
 	for i := range l.Providers {
 		if r := realloc[l.Providers[i].ID]; r != nil {
 			l.Providers[i].Reallocation = *r

@@ -48,25 +48,25 @@ func BorrowHolds(tl *aggregator.Timelines) []Hold {
 	return out
 }
 
-// violations lists the provider's violations of its limits in [A, B), and
-// finds its longest hold.
-func (p *Provider) violations(holds []Hold, rows []store.Rollup, A, B int64) {
+// violations lists the provider's violations of its limits in the period
+// [start, end), and finds its longest hold.
+func (p *Provider) violations(holds []Hold, rows []store.Rollup, start, end int64) {
 	p.Violations = []Violation{}
 	maxHold := int64(p.Limits.MaxBorrowHours * 3600)
 	for _, h := range holds {
-		if h.Provider != p.ID || h.From >= B || h.To <= A {
+		if h.Provider != p.ID || h.From >= end || h.To <= start {
 			continue
 		}
 		// How long the hold has lasted by the end of the period.
-		end := min(h.To, B)
-		p.LongestHold = max(p.LongestHold, end-h.From)
-		if maxHold > 0 && end-h.From > maxHold {
+		heldUntil := min(h.To, end)
+		p.LongestHold = max(p.LongestHold, heldUntil-h.From)
+		if maxHold > 0 && heldUntil-h.From > maxHold {
 			p.Violations = append(p.Violations, Violation{Kind: gpumeter.BorrowTooLong, GPU: h.GPU, Node: h.Node,
-				From: h.From, To: h.To, Seconds: end - max(h.From, A)})
+				From: h.From, To: h.To, Seconds: heldUntil - max(h.From, start)})
 		}
 	}
 	if limit := int64(p.Limits.MonthlyBorrowGPUHours * 3600); limit > 0 && p.Borrowed > limit {
-		p.Violations = append(p.Violations, Violation{Kind: gpumeter.BorrowOverMonthlyCap, From: A, To: B, Seconds: p.Borrowed - limit})
+		p.Violations = append(p.Violations, Violation{Kind: gpumeter.BorrowOverMonthlyCap, From: start, To: end, Seconds: p.Borrowed - limit})
 	}
 	// Use without an allocation: unallocated active time on a government
 	// GPU, from its first to one past its last active second.

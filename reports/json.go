@@ -230,7 +230,6 @@ func timestamp(t int64) string {
 	return time.Unix(t, 0).UTC().Format(time.RFC3339)
 }
 
-
 // Of is one class's GPU-hours.
 func (c Classes) Of(class gpumeter.Class) float64 {
 	switch class {

@@ -20,9 +20,9 @@ func (w *workbook) summary() error {
 	if w.o.Provider != "" {
 		title += " (" + w.o.Provider + ")"
 	}
-	loc := w.d.From.Location()
-	period := fmt.Sprintf("%s: %s – %s (%s)", w.t("period"), w.d.From.Format("2006-01-02 15:04"),
-		w.d.To.In(loc).Format("2006-01-02 15:04"), w.rep.Timezone)
+	loc := w.ledger.From.Location()
+	period := fmt.Sprintf("%s: %s – %s (%s)", w.t("period"), w.ledger.From.Format("2006-01-02 15:04"),
+		w.ledger.To.In(loc).Format("2006-01-02 15:04"), w.rep.Timezone)
 	if err := w.set(sheet, 1, 1, styled(title, "title")); err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (w *workbook) summary() error {
 		}
 		var total Classes
 		for _, sh := range shares {
-			rows = append(rows, append(append([]cell{txt(p.Provider), txt(w.shareName(sh.key)), num(sh.gpus), hrs(sh.cap)},
+			rows = append(rows, append(append([]cell{txt(p.Provider), txt(w.shareName(sh.key)), num(sh.gpus), dec3(sh.cap)},
 				classCells(sh.c)...), ratios(sh.c, sh.cap)...))
 			total = addClasses(total, sh.c)
 		}
@@ -60,8 +60,8 @@ func (w *workbook) summary() error {
 	header = []string{w.t("provider"), w.t("borrowed"), w.t("lent"), w.t("private_used"), w.t("peak"), w.t("charges"), w.t("violations")}
 	rows = nil
 	for _, p := range w.rep.Providers {
-		rows = append(rows, []cell{txt(p.Provider), hrs(p.BorrowedGPUHours), hrs(p.LentGPUHours), hrs(p.PrivateUsedGPUHours),
-			hrs(p.PeakProviderGPUs), won(sumKRW(p)), num(len(p.Violations))})
+		rows = append(rows, []cell{txt(p.Provider), dec3(p.BorrowedGPUHours), dec3(p.LentGPUHours), dec3(p.PrivateUsedGPUHours),
+			dec3(p.PeakProviderGPUs), won(sumKRW(p)), num(len(p.Violations))})
 	}
 	next, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: next})
 	if err != nil {
@@ -71,7 +71,7 @@ func (w *workbook) summary() error {
 	rows = nil
 	for _, p := range w.rep.Providers {
 		for _, c := range p.ChargesKRW {
-			rows = append(rows, []cell{txt(p.Provider), txt(string(c.Class)), txt(c.Model), hrs(c.GPUHours), won(c.KRW), txt(string(c.BilledTo))})
+			rows = append(rows, []cell{txt(p.Provider), txt(string(c.Class)), txt(c.Model), dec3(c.GPUHours), won(c.KRW), txt(string(c.BilledTo))})
 		}
 	}
 	if len(rows) == 0 {
@@ -104,9 +104,9 @@ func (w *workbook) daily() error {
 	}
 	header := append([]string{w.t("day"), w.t("provider"), w.t("share"), w.t("capacity")}, w.classHeaders()...)
 	var rows [][]cell
-	for _, r := range w.d.Daily {
+	for _, r := range w.ledger.Daily {
 		c := ClassHours(r.Seconds)
-		rows = append(rows, append([]cell{txt(r.Day), txt(r.Provider), txt(w.shareName(r.Share)), hrs(gpumeter.Hours(r.Seconds.Total()))}, classCells(c)...))
+		rows = append(rows, append([]cell{txt(r.Day), txt(r.Provider), txt(w.shareName(r.Share)), dec3(gpumeter.Hours(r.Seconds.Total()))}, classCells(c)...))
 	}
 	_, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true})
 	return err
@@ -126,14 +126,14 @@ func (w *workbook) trend() error {
 // (columns) from the sheet's first row, charts it beside, and returns the
 // next free row.
 func (w *workbook) dailyPivot(sheet, title string, figure func(ledger.Day) float64) (int, error) {
-	days := sortedDays(w.d.Daily)
+	days := sortedDays(w.ledger.Daily)
 	type series struct {
 		provider string
 		share    gpumeter.Share
 	}
 	var cols []series
 	values := map[series]map[string]float64{}
-	for _, r := range w.d.Daily {
+	for _, r := range w.ledger.Daily {
 		k := series{r.Provider, r.Share}
 		if values[k] == nil {
 			cols = append(cols, k)
@@ -149,7 +149,7 @@ func (w *workbook) dailyPivot(sheet, title string, figure func(ledger.Day) float
 	for _, day := range days {
 		row := []cell{txt(day[5:])} // MM-DD: the month is in the title
 		for _, k := range cols {
-			row = append(row, hrs(values[k][day]))
+			row = append(row, dec3(values[k][day]))
 		}
 		pivot = append(pivot, row)
 	}
@@ -197,8 +197,8 @@ func (w *workbook) attribution() error {
 	var rows [][]cell
 	for _, p := range w.rep.Providers {
 		a := p.AttributionGPUHours
-		rows = append(rows, []cell{txt(p.Provider), hrs(a.Matched), hrs(a.Foreign), hrs(a.Unknown), hrs(a.Unlabeled),
-			hrs(gpumeter.Round3(a.Matched + a.Foreign + a.Unknown + a.Unlabeled))})
+		rows = append(rows, []cell{txt(p.Provider), dec3(a.Matched), dec3(a.Foreign), dec3(a.Unknown), dec3(a.Unlabeled),
+			dec3(gpumeter.Round3(a.Matched + a.Foreign + a.Unknown + a.Unlabeled))})
 	}
 	next, err := w.writeTable(&table{sheet: sheet, title: w.t("attribution_hours"), header: []string{w.t("provider"), w.t("matched"),
 		w.t("foreign"), w.t("unknown"), w.t("unlabeled"), w.t("covered")}, rows: rows, startAt: 1})
@@ -209,7 +209,7 @@ func (w *workbook) attribution() error {
 	for _, p := range w.rep.Providers {
 		for _, m := range p.AttributionMismatches {
 			rows = append(rows, []cell{txt(p.Provider), txt(m.GPUUUID), txt(m.Node), txt(m.HolderProject), txt(m.Namespace), txt(m.SeenProject),
-				txt(w.local(m.From)), txt(w.local(m.To)), hrs(m.GPUHours)})
+				txt(w.local(m.From)), txt(w.local(m.To)), dec3(m.GPUHours)})
 		}
 	}
 	if len(rows) == 0 {
@@ -241,7 +241,7 @@ func (w *workbook) energy() error {
 			c     Classes
 		}{{gpumeter.ShareGovernment, p.EnergyKWh.Government}, {gpumeter.SharePrivate, p.EnergyKWh.Private}} {
 			total := sh.c.PublicActive + sh.c.PublicIdle + sh.c.ProviderActive + sh.c.ProviderIdle + sh.c.UnallocatedActive + sh.c.UnallocatedIdle + sh.c.NoData
-			rows = append(rows, append(append([]cell{txt(p.Provider), txt(w.shareName(sh.share))}, classCells(sh.c)...), hrs(gpumeter.Round3(total))))
+			rows = append(rows, append(append([]cell{txt(p.Provider), txt(w.shareName(sh.share))}, classCells(sh.c)...), dec3(gpumeter.Round3(total))))
 		}
 	}
 	if next, err = w.writeTable(&table{sheet: sheet, title: w.t("energy_by_class"), header: header, rows: rows, startAt: next}); err != nil {
@@ -250,7 +250,7 @@ func (w *workbook) energy() error {
 	rows = nil
 	for _, p := range w.rep.Providers {
 		for _, c := range p.EnergyChargesKRW {
-			rows = append(rows, []cell{txt(p.Provider), txt(c.Model), hrs(c.KWh), won(c.KRW), txt(w.t(string(c.BilledTo)))})
+			rows = append(rows, []cell{txt(p.Provider), txt(c.Model), dec3(c.KWh), won(c.KRW), txt(w.t(string(c.BilledTo)))})
 		}
 		if len(p.EnergyChargesKRW) == 0 {
 			rows = append(rows, []cell{txt(p.Provider), txt(""), txt(""), txt(""), txt("")})
@@ -258,7 +258,7 @@ func (w *workbook) energy() error {
 	}
 	unattributed := [][]cell{}
 	for _, p := range w.rep.Providers {
-		unattributed = append(unattributed, []cell{txt(p.Provider), hrs(p.EnergyUnattributedKWh)})
+		unattributed = append(unattributed, []cell{txt(p.Provider), dec3(p.EnergyUnattributedKWh)})
 	}
 	if next, err = w.writeTable(&table{sheet: sheet, title: w.t("energy_unattributed"), header: []string{w.t("provider"), w.t("kwh")},
 		rows: unattributed, startAt: next}); err != nil {
@@ -270,7 +270,7 @@ func (w *workbook) energy() error {
 	}
 	rows = nil
 	for _, p := range w.rep.Projects {
-		rows = append(rows, []cell{txt(p.ProjectID), txt(w.d.ProjectNames[p.ProjectID]), txt(p.Provider), txt(w.t(string(p.Kind))), hrs(p.EnergyKWh)})
+		rows = append(rows, []cell{txt(p.ProjectID), txt(w.ledger.ProjectNames[p.ProjectID]), txt(p.Provider), txt(w.t(string(p.Kind))), dec3(p.EnergyKWh)})
 	}
 	if len(rows) == 0 {
 		rows = [][]cell{{txt(w.t("none"))}}
@@ -297,8 +297,8 @@ func (w *workbook) projects() error {
 		if p.AllocatedGPUHours > 0 {
 			util = 100 * p.ActiveGPUHours / p.AllocatedGPUHours
 		}
-		rows = append(rows, []cell{txt(p.ProjectID), txt(w.d.ProjectNames[p.ProjectID]), txt(kind), txt(p.Provider),
-			hrs(p.AllocatedGPUHours), hrs(p.ActiveGPUHours), hrs(p.NoDataGPUHours), frac(util)})
+		rows = append(rows, []cell{txt(p.ProjectID), txt(w.ledger.ProjectNames[p.ProjectID]), txt(kind), txt(p.Provider),
+			dec3(p.AllocatedGPUHours), dec3(p.ActiveGPUHours), dec3(p.NoDataGPUHours), frac(util)})
 	}
 	_, err = w.writeTable(&table{sheet: sheet, header: header, rows: rows, startAt: 1, filter: true})
 	return err
@@ -311,13 +311,13 @@ func (w *workbook) shares() error {
 	}
 	header := []string{w.t("provider"), w.t("item"), w.t("usage"), w.t("limit"), w.t("status")}
 	var rows [][]cell
-	for _, p := range w.d.Providers {
+	for _, p := range w.ledger.Providers {
 		for _, c := range p.Checks {
-			row := []cell{txt(p.ID), txt(w.t(string(c.Item))), hrs(c.Usage), txt(""), txt("")}
+			row := []cell{txt(p.ID), txt(w.t(string(c.Item))), dec3(c.Usage), txt(""), txt("")}
 			if c.Item == ledger.CheckPrivateShareGPUs {
 				row[2] = num(int(c.Usage))
 			}
-			limit := hrs(c.Limit)
+			limit := dec3(c.Limit)
 			if c.Item == ledger.CheckPrivateShareGPUs || c.Item == ledger.CheckPeakGPUs {
 				limit = num(int(c.Limit)) // a number of GPUs
 			}
@@ -340,7 +340,7 @@ func (w *workbook) shares() error {
 	for _, p := range w.rep.Providers {
 		for _, v := range p.Violations {
 			rows = append(rows, []cell{txt(p.Provider), txt(w.t(string(v.Kind))), txt(v.GPUUUID), txt(v.Node), txt(w.local(v.From)),
-				txt(w.local(v.To)), hrs(v.GPUHours)})
+				txt(w.local(v.To)), dec3(v.GPUHours)})
 		}
 	}
 	if len(rows) == 0 {
@@ -356,7 +356,7 @@ func (w *workbook) local(ts string) string {
 	if err != nil {
 		return ts
 	}
-	return t.In(w.d.From.Location()).Format("2006-01-02 15:04:05")
+	return t.In(w.ledger.From.Location()).Format("2006-01-02 15:04:05")
 }
 
 func (w *workbook) idle() error {
@@ -369,7 +369,7 @@ func (w *workbook) idle() error {
 	var rows [][]cell
 	for _, f := range w.rep.IdleFlags {
 		rows = append(rows, []cell{styled(w.t(string(f.Recommendation)), "bold"), txt(string(f.Kind)), txt(f.Provider), txt(f.Node), txt(f.GPUUUID),
-			txt(f.ProjectID), txt(w.local(f.Since)), hrs(f.Hours), frac(f.ActivePct), frac(f.CoveragePct), txt(f.FlagID)})
+			txt(f.ProjectID), txt(w.local(f.Since)), dec3(f.Hours), frac(f.ActivePct), frac(f.CoveragePct), txt(f.FlagID)})
 	}
 	if len(rows) == 0 {
 		rows = [][]cell{{txt(w.t("none"))}}
@@ -385,9 +385,9 @@ func (w *workbook) idle() error {
 		r := p.IdleReallocation
 		median := txt("")
 		if r.MedianHoursToAck != nil {
-			median = hrs(*r.MedianHoursToAck)
+			median = dec3(*r.MedianHoursToAck)
 		}
-		rows = append(rows, []cell{txt(p.Provider), num(r.Flags), hrs(r.FlaggedIdleGPUHours), num(r.Reallocated), num(r.Declined), median})
+		rows = append(rows, []cell{txt(p.Provider), num(r.Flags), dec3(r.FlaggedIdleGPUHours), num(r.Reallocated), num(r.Declined), median})
 	}
 	_, err = w.writeTable(&table{sheet: sheet, title: w.t("reallocation"), header: header, rows: rows, startAt: next})
 	return err
@@ -403,7 +403,7 @@ func (w *workbook) quality() error {
 		{txt(w.t("coverage")), frac(dq.CoveragePct)},
 		{txt(w.t("unregistered")), num(dq.UnregisteredGPUs)},
 		{txt(w.t("nodes_without_data")), num(len(dq.NodesWithoutData))},
-		{txt(w.t("short_coverage")), num(len(w.d.ShortCoverage))},
+		{txt(w.t("short_coverage")), num(len(w.ledger.ShortCoverage))},
 		{txt(w.t("refused_foreign")), num(int(dq.RefusedSamples.ForeignGPU))},
 		{txt(w.t("refused_unknown")), num(int(dq.RefusedSamples.UnknownGPU))},
 	}
@@ -425,7 +425,7 @@ func (w *workbook) quality() error {
 	if err := list(w.t("nodes_without_data"), dq.NodesWithoutData); err != nil {
 		return err
 	}
-	return list(w.t("short_coverage"), w.d.ShortCoverage)
+	return list(w.t("short_coverage"), w.ledger.ShortCoverage)
 }
 
 // gpus streams one row per GPU and share: 13k rows and more.
@@ -439,7 +439,7 @@ func (w *workbook) gpus() error {
 	if err := w.pageSetup(sheet); err != nil {
 		return err
 	}
-	last, _ := excelize.CoordinatesToCellName(len(w.gpuHeader()), len(w.d.GPUs)+1)
+	last, _ := excelize.CoordinatesToCellName(len(w.gpuHeader()), len(w.ledger.GPUs)+1)
 	if err := w.f.AutoFilter(sheet, "A1:"+last, nil); err != nil {
 		return err
 	}
@@ -469,14 +469,14 @@ func (w *workbook) gpus() error {
 	if err := sw.SetRow("A1", row); err != nil {
 		return err
 	}
-	for n, g := range w.d.GPUs {
+	for n, g := range w.ledger.GPUs {
 		c := ClassHours(g.Seconds)
 		capacity := g.Seconds.Total()
 		cov := 0.0
 		if capacity > 0 {
 			cov = float64(capacity-g.Seconds.NoData) / float64(capacity)
 		}
-		vals := []cell{txt(g.GPU), txt(g.Provider), txt(g.Node), txt(g.Model), txt(w.shareName(g.Share)), hrs(gpumeter.Hours(capacity))}
+		vals := []cell{txt(g.GPU), txt(g.Provider), txt(g.Node), txt(g.Model), txt(w.shareName(g.Share)), dec3(gpumeter.Hours(capacity))}
 		vals = append(vals, classCells(c)...)
 		vals = append(vals, cell{cov, "pct"})
 		out := make([]any, len(vals))
@@ -511,7 +511,7 @@ func (w *workbook) changes() error {
 	if len(rows) == 0 {
 		rows = [][]cell{{txt(w.t("none"))}}
 	}
-	title := fmt.Sprintf("%s: %s", w.t("sheet.changes"), w.o.Previous.In(w.d.From.Location()).Format("2006-01-02 15:04"))
+	title := fmt.Sprintf("%s: %s", w.t("sheet.changes"), w.o.Previous.In(w.ledger.From.Location()).Format("2006-01-02 15:04"))
 	_, err = w.writeTable(&table{sheet: sheet, title: title, header: []string{w.t("figure"), w.t("was"), w.t("now")}, rows: rows, startAt: 1})
 	return err
 }
@@ -553,7 +553,7 @@ func (w *workbook) definitions() error {
 		{txt("generated_at"), txt(w.rep.GeneratedAt)},
 		{txt("inputs_sha256"), txt(w.rep.InputsSHA256)},
 		{txt("gpumeter"), txt(w.o.Version)},
-		{txt("activity"), txt(w.d.Params.String())},
+		{txt("activity"), txt(w.ledger.Params.String())},
 	}
 	next, err = w.writeTable(&table{sheet: sheet, header: []string{w.t("item"), w.t("value")}, rows: meta, startAt: next})
 	if err != nil {

@@ -28,7 +28,7 @@ type WorkbookOptions struct {
 // figures as its JSON (numbers as numbers, to the unit), laid out by sheet.
 func WriteWorkbook(out io.Writer, l *ledger.Ledger, o WorkbookOptions) error {
 	rep := JSON(l)
-	w := &workbook{f: excelize.NewFile(), lang: o.Lang, rep: rep, d: l, o: o, printTitles: map[string]int{}}
+	w := &workbook{f: excelize.NewFile(), lang: o.Lang, rep: rep, ledger: l, o: o, printTitles: map[string]int{}}
 	defer w.f.Close()
 	if err := w.styles(); err != nil {
 		return err
@@ -60,12 +60,12 @@ func WriteWorkbook(out io.Writer, l *ledger.Ledger, o WorkbookOptions) error {
 }
 
 type workbook struct {
-	f    *excelize.File
-	lang string
-	rep  *Report        // the figures, rounded as the JSON has them
-	d    *ledger.Ledger // the detail beyond the JSON: days, GPUs, names
-	o    WorkbookOptions
-	s    map[string]int // style ids
+	f      *excelize.File
+	lang   string
+	rep    *Report        // the figures, rounded as the JSON has them
+	ledger *ledger.Ledger // the detail beyond the JSON: days, GPUs, names
+	o      WorkbookOptions
+	s      map[string]int // style ids
 	// streamed is the sheet written with a StreamWriter, whose settings
 	// cannot change once its rows are flushed.
 	streamed string
@@ -84,7 +84,7 @@ func (w *workbook) styles() error {
 		"text":   {Font: base},
 		"title":  {Font: &excelize.Font{Family: font, Size: 14, Bold: true}},
 		"header": {Font: &excelize.Font{Family: font, Size: 10, Bold: true}, Fill: excelize.Fill{Type: "pattern", Color: []string{"DDE4EE"}, Pattern: 1}, Border: border, Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center", WrapText: true}},
-		"hours":  {Font: base, CustomNumFmt: ptr("#,##0.000")},
+		"dec3":   {Font: base, CustomNumFmt: ptr("#,##0.000")},
 		"int":    {Font: base, NumFmt: 3}, // #,##0
 		"krw":    {Font: base, CustomNumFmt: ptr(`"₩"#,##0`)},
 		"pct":    {Font: base, NumFmt: 10}, // 0.00%
@@ -113,7 +113,7 @@ type cell struct {
 }
 
 func txt(s string) cell           { return cell{s, "text"} }
-func hrs(h float64) cell          { return cell{h, "hours"} }
+func dec3(x float64) cell         { return cell{x, "dec3"} } // GPU-hours, kWh, GPUs: as the JSON rounds them
 func num(n int) cell              { return cell{n, "int"} }
 func won(n int64) cell            { return cell{n, "krw"} }
 func frac(pct float64) cell       { return cell{pct / 100, "pct"} }
@@ -265,8 +265,8 @@ func (w *workbook) shareName(share gpumeter.Share) string { return w.t(string(sh
 
 // classCells are the seven classes of a share, in hours.
 func classCells(c Classes) []cell {
-	return []cell{hrs(c.PublicActive), hrs(c.PublicIdle), hrs(c.ProviderActive), hrs(c.ProviderIdle),
-		hrs(c.UnallocatedActive), hrs(c.UnallocatedIdle), hrs(c.NoData)}
+	return []cell{dec3(c.PublicActive), dec3(c.PublicIdle), dec3(c.ProviderActive), dec3(c.ProviderIdle),
+		dec3(c.UnallocatedActive), dec3(c.UnallocatedIdle), dec3(c.NoData)}
 }
 
 func (w *workbook) classHeaders() []string {
