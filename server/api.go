@@ -11,11 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/nipa-gpu/gpumeter"
@@ -43,6 +43,17 @@ var (
 	retryAfter = 5 * time.Second
 )
 
+// api answers the reads of SPEC §8.1 from ledgers built in the background,
+// and takes the portal's acknowledgements.
+type api struct {
+	Store   store.Store
+	Config  config.Config
+	Log     *zap.Logger
+	version string
+	months  *months
+	ackMu   sync.Mutex // one acknowledgement at a time, so that a repeat is seen as one
+}
+
 // apiError is an answer that is not the thing asked for: a status and a
 // short message that carries nothing of the server's insides.
 type apiError struct {
@@ -52,54 +63,10 @@ type apiError struct {
 
 func (e apiError) Error() string { return e.msg }
 
-// Handler is the HTTP API and login. Its reads never write and never wait for
-// a scheduled job: they serve ledgers built in the background.
-func (s *Service) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := store.Ping(r.Context(), s.Store); err != nil {
-			s.Log.Error("health check", zap.Error(err))
-			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("POST /login", s.login)
-	mux.HandleFunc("POST /logout", s.logout)
-	for _, page := range dashPages {
-		path := "GET /" + page
-		if page == dashPages[0] {
-			path = "GET /{$}"
-		}
-		mux.HandleFunc(path, s.dashboard(page))
-	}
-	mux.HandleFunc("GET /static/dashboard.css", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/css; charset=utf-8")
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Write(dashboardCSS)
-	})
-	metrics := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry})
-	mux.Handle("GET /metrics", s.with(nipaOnly, func(w http.ResponseWriter, r *http.Request, _ config.Principal) error {
-		metrics.ServeHTTP(w, r)
-		return nil
-	}))
-	mux.Handle("GET /api/v1/openapi.json", s.with(everyone, func(w http.ResponseWriter, r *http.Request, _ config.Principal) error {
-		w.Header().Set("Content-Type", "application/json")
-		_, err := w.Write(openAPI)
-		return err
-	}))
-	mux.Handle("GET /api/v1/reports/{file}", s.with(readers, s.report))
-	mux.Handle("GET /api/v1/limits", s.with(readers, s.limits))
-	mux.Handle("GET /api/v1/idle", s.with(flagRoles, s.idle))
-	mux.Handle("POST /api/v1/idle/{flag_id}/ack", s.with(ackRoles, s.ack))
-	mux.Handle("POST /api/v1/write", s.with(ingestOnly, s.write))
-	return s.logged(mux)
-}
-
 // with lets the principals of roles call h: no or an unknown principal is
 // 401, a known one of another role 403. h's apiError becomes its status,
 // any other error a 500 that says no more.
-func (s *Service) with(roles []string, h func(http.ResponseWriter, *http.Request, config.Principal) error) http.Handler {
+func (s *gate) with(roles []string, h func(http.ResponseWriter, *http.Request, config.Principal) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := s.principals.fromRequest(r)
 		if !ok {
@@ -141,7 +108,7 @@ func writeJSON(w http.ResponseWriter, v any) error {
 // scope is the provider a caller's answer covers: a provider principal its
 // own (asking for another is 403, never a filtered answer), the others every
 // provider or the one ?provider= names.
-func (s *Service) scope(r *http.Request, p config.Principal) (string, error) {
+func (s *api) scope(r *http.Request, p config.Principal) (string, error) {
 	asked := r.URL.Query().Get("provider")
 	if p.Role == config.RoleProvider || p.Role == config.RoleIngest {
 		if asked != "" && asked != p.Provider {
@@ -158,7 +125,7 @@ func (s *Service) scope(r *http.Request, p config.Principal) (string, error) {
 // ledger is the ledger of a month, which must have begun, in the caller's
 // scope; or an apiError: 400 for a malformed month, 202 while the month is
 // first built.
-func (s *Service) ledger(r *http.Request, p config.Principal, month string) (*ledger.Ledger, string, error) {
+func (s *api) ledger(r *http.Request, p config.Principal, month string) (*ledger.Ledger, string, error) {
 	if !monthPattern.MatchString(month) {
 		return nil, "", apiError{http.StatusBadRequest, fmt.Sprintf("month %q: want YYYY-MM", month)}
 	}
@@ -179,7 +146,7 @@ func (s *Service) ledger(r *http.Request, p config.Principal, month string) (*le
 	return l, provider, nil
 }
 
-func (s *Service) report(w http.ResponseWriter, r *http.Request, p config.Principal) error {
+func (s *api) report(w http.ResponseWriter, r *http.Request, p config.Principal) error {
 	file := r.PathValue("file")
 	month, format, _ := strings.Cut(file, ".")
 	if format != "json" && format != "xlsx" {
@@ -200,7 +167,7 @@ func (s *Service) report(w http.ResponseWriter, r *http.Request, p config.Princi
 		return apiError{http.StatusBadRequest, fmt.Sprintf("lang %q: want ko or en", lang)}
 	}
 	var buf bytes.Buffer
-	if err := reports.WriteWorkbook(&buf, l, reports.WorkbookOptions{Lang: lang, Version: s.Version,
+	if err := reports.WriteWorkbook(&buf, l, reports.WorkbookOptions{Lang: lang, Version: s.version,
 		Config: publish.ConfigText(s.Config, provider), Provider: provider}); err != nil {
 		return err
 	}
@@ -229,7 +196,7 @@ type LimitCheck struct {
 	Status string   `json:"status"` // ok, over, no_cap, or "" for a figure without a limit
 }
 
-func (s *Service) limits(w http.ResponseWriter, r *http.Request, p config.Principal) error {
+func (s *api) limits(w http.ResponseWriter, r *http.Request, p config.Principal) error {
 	l, _, err := s.ledger(r, p, r.URL.Query().Get("month"))
 	if err != nil {
 		return err
@@ -281,7 +248,7 @@ var flagStatuses = []gpumeter.FlagStatus{gpumeter.FlagOpen, gpumeter.FlagRealloc
 // idle lists the flags of the latest hourly evaluation that are not closed,
 // or with ?status= those of one status; it reads what the evaluations
 // recorded and evaluates nothing.
-func (s *Service) idle(w http.ResponseWriter, r *http.Request, p config.Principal) error {
+func (s *api) idle(w http.ResponseWriter, r *http.Request, p config.Principal) error {
 	provider, err := s.scope(r, p)
 	if err != nil {
 		return err
@@ -302,7 +269,7 @@ func (s *Service) idle(w http.ResponseWriter, r *http.Request, p config.Principa
 
 // trackedFlags reads the recorded flags with their acknowledgements; 202
 // until the first evaluation is recorded.
-func (s *Service) trackedFlags(r *http.Request, f store.FlagFilter) ([]Flag, error) {
+func (s *api) trackedFlags(r *http.Request, f store.FlagFilter) ([]Flag, error) {
 	if _, ok, err := store.LastIdleEvaluation(r.Context(), s.Store); err != nil || !ok {
 		if err == nil {
 			err = apiError{http.StatusAccepted, "idle flags are being evaluated for the first time: ask again shortly"}
@@ -339,7 +306,7 @@ var flagIDPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
 
 // ack records the portal's acknowledgement of a flag; the same one again
 // changes nothing.
-func (s *Service) ack(w http.ResponseWriter, r *http.Request, p config.Principal) error {
+func (s *api) ack(w http.ResponseWriter, r *http.Request, p config.Principal) error {
 	id := r.PathValue("flag_id")
 	if !flagIDPattern.MatchString(id) {
 		return apiError{http.StatusNotFound, "no idle flag " + strconv.Quote(id)}

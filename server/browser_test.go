@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -38,7 +39,7 @@ func chromium() string {
 func TestDashboardInBrowser(t *testing.T) {
 	exe := chromium()
 	if exe == "" {
-		t.Skip("no Chromium on this machine (make test installs Debian's chromium where it may): the browser test is skipped")
+		storetest.MissingTool(t, "no Chromium on this machine (make test installs Debian's chromium where it may): the browser test is skipped")
 	}
 	shots := os.Getenv("GPUMETER_SCREENSHOTS")
 	if shots == "" {

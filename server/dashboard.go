@@ -230,9 +230,16 @@ type viewCheck struct {
 	HasLimit, Over         bool
 }
 
+// dashboard serves the pages of SPEC §8.2 from the API's ledgers, and the
+// login form's session.
+type dashboard struct {
+	*api
+	principals *principals
+}
+
 // dashboard serves a page: the login form to a caller without a principal,
 // the page in the caller's scope otherwise.
-func (s *Service) dashboard(page string) http.HandlerFunc {
+func (s *dashboard) page(page string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v := &view{Lang: "ko", Page: page, loc: s.Config.Location(), Charts: map[string]template.HTML{}}
 		if r.URL.Query().Get("lang") == "en" {
@@ -264,7 +271,7 @@ func (s *Service) dashboard(page string) http.HandlerFunc {
 	}
 }
 
-func (s *Service) render(w http.ResponseWriter, status int, page string, v *view) {
+func (s *dashboard) render(w http.ResponseWriter, status int, page string, v *view) {
 	var buf bytes.Buffer
 	if err := pageTemplates[page].Execute(&buf, v); err != nil {
 		s.Log.Error("dashboard template", zap.String("page", page), zap.Error(err))
@@ -283,7 +290,7 @@ func (s *Service) render(w http.ResponseWriter, status int, page string, v *view
 
 // fill loads what the page shows, in the caller's scope, with the API's
 // rules: a provider sees its own, asking for another is 403.
-func (s *Service) fill(r *http.Request, v *view) error {
+func (s *dashboard) fill(r *http.Request, v *view) error {
 	p := v.Principal
 	if p.Role == config.RoleIngest || (p.Role == config.RolePortal && v.Page != "idle") {
 		return apiError{http.StatusForbidden, "role " + p.Role + " has no dashboard page " + v.Page}

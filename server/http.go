@@ -10,8 +10,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nipa-gpu/gpumeter/config"
-	"github.com/nipa-gpu/gpumeter/ledger"
 )
+
+// gate lets each principal call what its role may (SPEC §8), and logs
+// every request with the principal's name.
+type gate struct {
+	principals *principals
+	Log        *zap.Logger
+}
 
 type callerKey struct{}
 
@@ -19,7 +25,7 @@ type callerKey struct{}
 type caller struct{ name string }
 
 // logged logs every request with its principal's name (never its token).
-func (s *Service) logged(h http.Handler) http.Handler {
+func (s *gate) logged(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		c := &caller{name: "-"}
@@ -50,7 +56,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 // cookie: HttpOnly, SameSite=Strict, Secure under TLS. A form from the
 // dashboard names in "next" the page to go back to; without it the answer
 // is JSON.
-func (s *Service) login(w http.ResponseWriter, r *http.Request) {
+func (s *dashboard) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil {
 		writeError(w, apiError{http.StatusBadRequest, "want a form with a token field"})
@@ -76,7 +82,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]string{"principal": p.Name, "role": p.Role, "provider": p.Provider})
 }
 
-func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
+func (s *dashboard) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		s.principals.end(c.Value)
 	}
@@ -105,11 +111,4 @@ func langOf(path string) string {
 		return "en"
 	}
 	return "ko"
-}
-
-// buildLedger is how the API builds a month: it only reads.
-func buildLedger(s *Service) func(context.Context, ledger.Scope) (*ledger.Ledger, error) {
-	return func(ctx context.Context, sc ledger.Scope) (*ledger.Ledger, error) {
-		return ledger.Build(ctx, s.Store, s.Config, sc)
-	}
 }

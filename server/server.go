@@ -6,159 +6,97 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"maps"
 	"net"
 	"net/http"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 
-	"github.com/nipa-gpu/gpumeter"
-	"github.com/nipa-gpu/gpumeter/aggregator"
 	"github.com/nipa-gpu/gpumeter/config"
-	"github.com/nipa-gpu/gpumeter/ledger"
 	"github.com/nipa-gpu/gpumeter/ingest"
-	"github.com/nipa-gpu/gpumeter/publish"
+	"github.com/nipa-gpu/gpumeter/ledger"
 	"github.com/nipa-gpu/gpumeter/store"
 )
 
-// Service runs the scheduled jobs and serves the API over one store.
+// Service is `gpumeter run` without the collector: the parts below, each in
+// a file of its own, over one store.
+//   - Jobs (jobs.go): the schedule: aggregation, idle evaluation and scan,
+//     the monthly report.
+//   - api (api.go): the reads of SPEC §8.1 and the portal's acknowledgements.
+//   - dashboard (dashboard.go): the pages of §8.2, and login and logout.
+//   - gate (http.go): who may call what, and the request log.
+//   - pushes (write.go): POST /api/v1/write, into ingest.
 type Service struct {
-	Store    store.Store
 	Config   config.Config
 	Log      *zap.Logger
-	Version  string
 	Registry *prometheus.Registry
+	Jobs     *Jobs
 
-	mu         sync.Mutex // one job at a time
-	runs       *prometheus.CounterVec
-	duration   *prometheus.HistogramVec
-	ingest        *ingest.Ingester
-	ingestMetrics *ingest.Metrics
-	principals *principals
-	months     *months
-	ackMu      sync.Mutex // one acknowledgement at a time, so that a repeat is seen as one
-	addr       string     // where the API listens, once it does
+	api  *api
+	dash *dashboard
+	gate *gate
+	push *pushes
+	addr string // where the API listens, once it does
 }
 
 // New makes a service and registers its metrics with reg.
 func New(st store.Store, cfg config.Config, log *zap.Logger, version string, reg *prometheus.Registry) *Service {
-	s := &Service{Store: st, Config: cfg, Log: log, Version: version, Registry: reg,
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gpumeter_job_runs_total",
-			Help: "Scheduled job runs by job and outcome."}, []string{"job", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gpumeter_job_duration_seconds",
-			Help: "Scheduled job durations.", Buckets: prometheus.ExponentialBuckets(0.1, 4, 8)}, []string{"job"}),
-	}
-	s.ingestMetrics = ingest.NewMetrics(reg)
-	s.ingest = ingest.New(st, s.ingestMetrics, log)
-	reg.MustRegister(s.runs, s.duration)
-	s.principals = newPrincipals(cfg.Principals)
-	s.months = newMonths(buildLedger(s), log)
-	return s
+	principals := newPrincipals(cfg.Principals)
+	a := &api{Store: st, Config: cfg, Log: log, version: version,
+		months: newMonths(func(ctx context.Context, sc ledger.Scope) (*ledger.Ledger, error) {
+			return ledger.Build(ctx, st, cfg, sc)
+		}, log)}
+	metrics := ingest.NewMetrics(reg)
+	return &Service{Config: cfg, Log: log, Registry: reg, Jobs: newJobs(st, cfg, log, version, reg), api: a,
+		dash: &dashboard{api: a, principals: principals}, gate: &gate{principals: principals, Log: log},
+		push: &pushes{maxWriteBytes: cfg.Server.MaxWriteBytes, Log: log, ingest: ingest.New(st, metrics, log), ingestMetrics: metrics}}
 }
 
-// job wraps a scheduled job: one at a time, logged and counted.
-func (s *Service) job(name string, fn func(ctx context.Context) error) func() {
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		start := time.Now()
-		err := fn(context.Background())
-		outcome := "ok"
-		if err != nil {
-			outcome = "error"
-			s.Log.Error("job failed", zap.String("job", name), zap.Error(err))
-		} else {
-			s.Log.Info("job done", zap.String("job", name), zap.Duration("took", time.Since(start)))
+// Handler is the HTTP API and login. Its reads never write and never wait for
+// a scheduled job: they serve ledgers built in the background.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := store.Ping(r.Context(), s.api.Store); err != nil {
+			s.Log.Error("health check", zap.Error(err))
+			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+			return
 		}
-		s.runs.WithLabelValues(name, outcome).Inc()
-		s.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
-	}
-}
-
-// Aggregate brings the rollups up to date.
-func (s *Service) Aggregate(ctx context.Context) error {
-	agg := aggregator.New(s.Store, s.Config, s.Log)
-	_, err := agg.Update(ctx, time.Now())
-	return err
-}
-
-// TrackIdle records the idle flags as of the end of the last whole hour,
-// once an hour: what GET /api/v1/idle serves.
-func (s *Service) TrackIdle(ctx context.Context) error {
-	at := time.Now().Truncate(time.Hour)
-	last, ok, err := store.LastIdleEvaluation(ctx, s.Store)
-	if err != nil || (ok && !last.Before(at)) {
-		return err
-	}
-	flags, err := publish.Track(ctx, s.Store, s.Config, at, s.Log)
-	if err != nil {
-		return err
-	}
-	open := 0
-	for _, f := range flags {
-		if f.Open() {
-			open++
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("POST /login", s.dash.login)
+	mux.HandleFunc("POST /logout", s.dash.logout)
+	for _, page := range dashPages {
+		path := "GET /" + page
+		if page == dashPages[0] {
+			path = "GET /{$}"
 		}
+		mux.HandleFunc(path, s.dash.page(page))
 	}
-	s.Log.Info("idle flags evaluated", zap.Time("at", at), zap.Int("open", open), zap.Int("closed", len(flags)-open))
-	return nil
-}
-
-// IdleScan sends the portal the open flags it has not had yet, as of the
-// hourly evaluation (made now if this hour's is not).
-func (s *Service) IdleScan(ctx context.Context) error {
-	if err := s.TrackIdle(ctx); err != nil {
+	mux.HandleFunc("GET /static/dashboard.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Write(dashboardCSS)
+	})
+	metrics := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry})
+	mux.Handle("GET /metrics", s.gate.with(nipaOnly, func(w http.ResponseWriter, r *http.Request, _ config.Principal) error {
+		metrics.ServeHTTP(w, r)
+		return nil
+	}))
+	mux.Handle("GET /api/v1/openapi.json", s.gate.with(everyone, func(w http.ResponseWriter, r *http.Request, _ config.Principal) error {
+		w.Header().Set("Content-Type", "application/json")
+		_, err := w.Write(openAPI)
 		return err
-	}
-	return s.sendOpenFlags(ctx)
-}
-
-// sendOpenFlags sends the portal the flags that are open and not yet
-// acknowledged, each once.
-func (s *Service) sendOpenFlags(ctx context.Context) error {
-	tracked, err := store.TrackedFlags(ctx, s.Store, store.FlagFilter{Open: true})
-	if err != nil {
-		return err
-	}
-	acks, err := store.Acks(ctx, s.Store, nil)
-	if err != nil {
-		return err
-	}
-	var flags []gpumeter.IdleFlag
-	for _, t := range tracked {
-		if t.Status(acks[t.FlagID]) == gpumeter.FlagOpen {
-			flags = append(flags, t.IdleFlag)
-		}
-	}
-	n, err := publish.SendIdle(ctx, s.Store, s.Config, flags, s.Log)
-	s.Log.Info("idle scan", zap.Int("flags", len(flags)), zap.Int("sent", n))
-	return err
-}
-
-// MonthlyReport issues last month's reports, NIPA's and each provider's, as
-// workbook and JSON in schedule.report_dir.
-func (s *Service) MonthlyReport(ctx context.Context) error {
-	now := time.Now()
-	local := now.In(s.Config.Location())
-	month := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, local.Location()).AddDate(0, -1, 0).Format("2006-01")
-	for _, p := range append([]string{""}, slices.Sorted(maps.Keys(s.Config.Providers))...) {
-		iss, err := publish.Publish(ctx, s.Store, s.Config, publish.Request{Scope: ledger.Scope{Month: month, Provider: p, Now: now},
-			Version: s.Version, Log: s.Log})
-		if err != nil {
-			return err
-		}
-		files, err := iss.WriteFiles(s.Config.Schedule.ReportDir, "ko")
-		if err != nil {
-			return err
-		}
-		s.Log.Info("monthly report written", zap.Strings("files", files), zap.Int("figures_changed", len(iss.Changes)))
-	}
-	return nil
+	}))
+	mux.Handle("GET /api/v1/reports/{file}", s.gate.with(readers, s.api.report))
+	mux.Handle("GET /api/v1/limits", s.gate.with(readers, s.api.limits))
+	mux.Handle("GET /api/v1/idle", s.gate.with(flagRoles, s.api.idle))
+	mux.Handle("POST /api/v1/idle/{flag_id}/ack", s.gate.with(ackRoles, s.api.ack))
+	mux.Handle("POST /api/v1/write", s.gate.with(ingestOnly, s.push.write))
+	return s.gate.logged(mux)
 }
 
 // Run schedules the jobs, serves the API at server.listen, and runs
@@ -170,18 +108,18 @@ func (s *Service) Run(ctx context.Context, collect func(context.Context) error) 
 		fn         func(context.Context) error
 	}{
 		{"aggregate", s.Config.Schedule.Aggregate, func(ctx context.Context) error {
-			if err := s.Aggregate(ctx); err != nil {
+			if err := s.Jobs.Aggregate(ctx); err != nil {
 				return err
 			}
-			return s.TrackIdle(ctx)
+			return s.Jobs.TrackIdle(ctx)
 		}},
-		{"idle_scan", s.Config.Schedule.IdleScan, s.IdleScan},
-		{"monthly_report", s.Config.Schedule.MonthlyReport, s.MonthlyReport},
+		{"idle_scan", s.Config.Schedule.IdleScan, s.Jobs.IdleScan},
+		{"monthly_report", s.Config.Schedule.MonthlyReport, s.Jobs.MonthlyReport},
 	} {
 		if job.spec == "" {
 			continue
 		}
-		if _, err := sched.AddFunc(job.spec, s.job(job.name, job.fn)); err != nil {
+		if _, err := sched.AddFunc(job.spec, s.Jobs.job(job.name, job.fn)); err != nil {
 			return fmt.Errorf("schedule.%s: %w", job.name, err)
 		}
 		s.Log.Info("scheduled", zap.String("job", job.name), zap.String("cron", job.spec), zap.String("tz", s.Config.Timezone))
@@ -191,7 +129,7 @@ func (s *Service) Run(ctx context.Context, collect func(context.Context) error) 
 		return err
 	}
 	sched.Start()
-	go s.job("idle_track", s.TrackIdle)() // so that a fresh start has flags to serve within the hour
+	go s.Jobs.job("idle_track", s.Jobs.TrackIdle)() // so that a fresh start has flags to serve within the hour
 	err = collect(ctx)
 	<-sched.Stop().Done() // let a running job finish
 	if srv != nil {

@@ -382,7 +382,7 @@ func TestSessions(t *testing.T) {
 		t.Fatalf("after logout: %d", code)
 	}
 	_, cookies = login("tok-kakao")
-	s.principals.now = func() time.Time { return time.Now().Add(sessionLife + time.Minute) }
+	s.gate.principals.now = func() time.Time { return time.Now().Add(sessionLife + time.Minute) }
 	if code, _, _ := c.do("GET", "/api/v1/idle", "", cookies...); code != http.StatusUnauthorized {
 		t.Fatalf("an expired session: %d", code)
 	}
@@ -445,7 +445,7 @@ func TestMonthlyReportJob(t *testing.T) {
 	cfg := config.Default()
 	cfg.Schedule.ReportDir = t.TempDir()
 	svc := New(st, cfg, zap.NewNop(), "test", prometheus.NewRegistry())
-	if err := svc.MonthlyReport(context.Background()); err != nil {
+	if err := svc.Jobs.MonthlyReport(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().In(cfg.Location())
@@ -463,8 +463,9 @@ func TestMonthlyReportJob(t *testing.T) {
 func TestRequestLog(t *testing.T) {
 	s, _ := smallService(t)
 	core, logs := observer.New(zap.InfoLevel)
-	s.Log = zap.New(core)
-	s.principals = newPrincipals([]config.Principal{{Name: "ops", Role: config.RoleNIPA, TokenSHA256: sum("s3cret-token-value")}})
+	s.gate.Log = zap.New(core)
+	ops := newPrincipals([]config.Principal{{Name: "ops", Role: config.RoleNIPA, TokenSHA256: sum("s3cret-token-value")}})
+	s.gate.principals, s.dash.principals = ops, ops
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	c := client{t: t, url: srv.URL, c: srv.Client()}
@@ -512,13 +513,13 @@ func TestIdleScanSendsOpenFlags(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer hook.Close()
-	s.Config.Webhook.URL, s.Config.Webhook.Secret = hook.URL, "hook-secret"
+	s.Jobs.Config.Webhook.URL, s.Jobs.Config.Webhook.Secret = hook.URL, "hook-secret"
 	ack := gpumeter.Ack{FlagID: flagID("GPU-K1"), Action: gpumeter.FlagDeclined, Principal: "portal", At: time.Now()}
 	if err := store.RecordAck(context.Background(), st, ack); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := s.sendOpenFlags(context.Background()); err != nil {
+		if err := s.Jobs.sendOpenFlags(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -16,6 +16,14 @@ import (
 	"github.com/nipa-gpu/gpumeter/ingest"
 )
 
+// pushes takes the providers' remote-write pushes (SPEC §9) into ingest.
+type pushes struct {
+	maxWriteBytes int // server.max_write_bytes
+	Log           *zap.Logger
+	ingest        *ingest.Ingester
+	ingestMetrics *ingest.Metrics
+}
+
 // WriteRefused is the answer to a push some of whose samples were refused:
 // the valid ones are stored, the others counted by reason.
 type WriteRefused struct {
@@ -27,8 +35,8 @@ type WriteRefused struct {
 // write is POST /api/v1/write (SPEC §9): Prometheus remote-write 1.0 from an
 // ingest principal, whose provider's inventory decides which samples are
 // stored. A store that fails is a 5xx, which senders retry.
-func (s *Service) write(w http.ResponseWriter, r *http.Request, p config.Principal) error {
-	limit := s.Config.Server.MaxWriteBytes
+func (s *pushes) write(w http.ResponseWriter, r *http.Request, p config.Principal) error {
+	limit := s.maxWriteBytes
 	compressed, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {

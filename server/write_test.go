@@ -24,8 +24,8 @@ import (
 
 	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/collector"
-	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/config"
+	"github.com/nipa-gpu/gpumeter/ingest"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 	"github.com/nipa-gpu/gpumeter/reports"
 	"github.com/nipa-gpu/gpumeter/store"
@@ -85,11 +85,11 @@ func TestRemoteWriteOwnership(t *testing.T) {
 	if n := storetest.Count(t, st, "SELECT count() FROM samples WHERE gpu_uuid IN ('GPU-K1', 'GPU-NOPE') AND gpu_util = 50"); n != 0 {
 		t.Fatalf("refused samples stored: %d", n)
 	}
-	if got := testutil.ToFloat64(s.ingestMetrics.Stored(ingest.RemoteWrite, "nhn")); got != 1 {
+	if got := testutil.ToFloat64(s.push.ingestMetrics.Stored(ingest.RemoteWrite, "nhn")); got != 1 {
 		t.Errorf("gpumeter_ingested_samples_total{source=remote_write,provider=nhn} = %v, want 1", got)
 	}
 	for reason, want := range map[string]float64{"foreign_gpu": 1, "unknown_gpu": 2} {
-		if got := testutil.ToFloat64(s.ingestMetrics.Refused(ingest.RemoteWrite, "nhn", reason)); got != want {
+		if got := testutil.ToFloat64(s.push.ingestMetrics.Refused(ingest.RemoteWrite, "nhn", reason)); got != want {
 			t.Errorf("gpumeter_refused_samples_total{source=remote_write,provider=nhn,reason=%s} = %v, want %v", reason, got, want)
 		}
 	}
@@ -98,7 +98,7 @@ func TestRemoteWriteOwnership(t *testing.T) {
 	if code, body := push(t, srv.URL, "tok-push", collector.WriteRequest([]gpumeter.Sample{pushed(at.Add(3*time.Minute), "GPU-G1", 4294967295)})); code != 204 {
 		t.Fatalf("out-of-range push: %d %s", code, body)
 	}
-	if got := testutil.ToFloat64(s.ingestMetrics.Invalid(ingest.RemoteWrite, "gpu_util", collector.ReasonOutOfRange)); got != 1 {
+	if got := testutil.ToFloat64(s.push.ingestMetrics.Invalid(ingest.RemoteWrite, "gpu_util", collector.ReasonOutOfRange)); got != 1 {
 		t.Errorf("gpumeter_invalid_values_total{source=remote_write,field=gpu_util,reason=out_of_range} = %v, want 1", got)
 	}
 	// A staleness marker says a series ended: nothing is stored of it.
@@ -132,7 +132,7 @@ func TestRemoteWriteOwnership(t *testing.T) {
 			t.Errorf("%s: %d %s", name, code, body)
 		}
 	}
-	s.Config.Server.MaxWriteBytes = 4096
+	s.push.maxWriteBytes = 4096
 	var many []gpumeter.Sample
 	for i := range 200 {
 		many = append(many, pushed(at.Add(time.Duration(i)*time.Second), "GPU-G1", 1))

@@ -102,7 +102,7 @@ func waitHTTP(t *testing.T, url string) {
 func TestPrometheusRemoteWrite(t *testing.T) {
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
-		t.Skip("no prometheus on this machine (make test installs Debian's prometheus where it may): the remote-write test is skipped")
+		storetest.MissingTool(t, "no prometheus on this machine (make test installs Debian's prometheus where it may): the remote-write test is skipped")
 	}
 	cfg := config.Default()
 	const seed, scale = 7, 0.01

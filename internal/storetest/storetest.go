@@ -403,3 +403,15 @@ func ImportDir(t testing.TB, st store.Store, dir string) {
 		}
 	}
 }
+
+// MissingTool stops a test whose outside tool (Chromium, Prometheus) is not
+// on this machine: a skip on a developer's machine, a failure where CI is
+// set, so that CI can never pass without the test having run.
+func MissingTool(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + ": CI is set, so the tool must be there (make test installs it)")
+		return
+	}
+	t.Skip(msg)
+}
