@@ -208,3 +208,43 @@ func TestLateSamplesReopenTheirHours(t *testing.T) {
 		}
 	})
 }
+
+// `import inventory; aggregate; import samples; aggregate`: the first run
+// finds no samples, and the samples imported after it are still rolled up
+// (issue 23: both runs used to aggregate 0 hours).
+func TestSamplesAfterAnEmptyFirstRun(t *testing.T) {
+	cfg := config.Default()
+	end := day0.Add(24 * time.Hour)
+	dir := storetest.WriteFiles(t, map[string]string{
+		"inventory.csv": "gpu_uuid,provider,site,node,gpu_index,model,share,valid_from,valid_to\nE1,nhn,s,n,0,B200,government,2026-10-01T00:00:00Z,\n",
+	})
+	samples := storetest.WriteFiles(t, map[string]string{"samples.csv": strings.Join(imports.SampleColumns, ",") + "\n" +
+		"2026-10-01T03:00:00Z,E1,h,50,,,,,,,,\n2026-10-01T05:00:00Z,E1,h,50,,,,,,,,\n"})
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		storetest.ImportDir(t, st, dir)
+		agg := aggregator.New(st, cfg, nil)
+		if stats, err := agg.Update(ctx, end); err != nil || stats.Hours != 0 {
+			t.Fatalf("first run, no samples: %d hours, %v", stats.Hours, err)
+		}
+		if _, err := (&imports.Importer{Store: st}).Samples(ctx, samples+"/samples.csv"); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := agg.Update(ctx, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := store.SumRollups(ctx, st, store.RollupFilter{From: day0.Unix(), To: end.Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var active, capacity int64
+		for _, r := range rows {
+			active, capacity = active+r.Active, capacity+r.Capacity
+		}
+		// From the first sample's hour (03:00) to the end of the day: 21 h.
+		if active != 120 || capacity != 21*3600 || stats.Hours != 21 {
+			t.Fatalf("second run: %d hours, active %d s (want 120), capacity %d s (want %d)", stats.Hours, active, capacity, 21*3600)
+		}
+	})
+}

@@ -55,8 +55,25 @@ func (a *Aggregator) Update(ctx context.Context, now time.Time, need ...[2]time.
 		if err != nil {
 			return total, err
 		}
+		earliest := from
 		for _, d := range dirty {
 			ranges = append(ranges, [2]int64{floorHour(d[0]), ceilHour(d[1])})
+			earliest = min(earliest, floorHour(d[0]))
+		}
+		// A change before what was aggregated so far (the first run found no
+		// samples, or an import backfills before the first sample): the
+		// accounting starts again at the first sample, as a fresh start's
+		// would. Only then is the first sample looked for: it reads every
+		// sample's time.
+		if earliest < from {
+			first, err := store.FirstSampleTime(ctx, a.Store)
+			if err != nil {
+				return total, err
+			}
+			if first > 0 && floorHour(first) < from {
+				ranges = append(ranges, [2]int64{floorHour(first), from})
+				from = floorHour(first)
+			}
 		}
 	} else {
 		first, err := store.FirstSampleTime(ctx, a.Store)
