@@ -226,6 +226,12 @@ func (a Attribution) Total() int64 { return a.Matched + a.Foreign + a.Unknown + 
 const (
 	RefusedForeignGPU = "foreign_gpu" // in the inventory at that time, of another provider
 	RefusedUnknownGPU = "unknown_gpu" // in no inventory row valid at that time
+	// A time the store cannot hold (before 1970, after 2105).
+	RefusedBadTimestamp = "bad_timestamp"
+	// Pushed older than server.max_push_age, or more than five minutes
+	// ahead: a push reports what was just seen, never history.
+	RefusedTooOld = "too_old"
+	RefusedTooNew = "too_new"
 )
 
 // ViolationKind names a breach of a provider's limits (SPEC §5).

@@ -49,6 +49,10 @@ type Server struct {
 	TLSKey  string `yaml:"tls_key"`
 	// MaxWriteBytes bounds a remote-write request, decompressed (413 above).
 	MaxWriteBytes int `yaml:"max_write_bytes"`
+	// MaxPushAge is how old a pushed sample may be (what a Prometheus WAL
+	// replays); older ones are refused as too_old. Only NIPA's imports
+	// backfill history.
+	MaxPushAge Duration `yaml:"max_push_age"`
 }
 
 // Roles a principal may have (SPEC §8).
@@ -228,7 +232,7 @@ func Default() Config {
 			MonthlyReport: "0 6 3 * *", // the 3rd, so that late data is in
 			ReportDir:     "./out",
 		},
-		Server: Server{Listen: "127.0.0.1:8080", MaxWriteBytes: 16 << 20},
+		Server: Server{Listen: "127.0.0.1:8080", MaxWriteBytes: 16 << 20, MaxPushAge: Duration{2 * time.Hour}},
 	}
 }
 
@@ -426,6 +430,9 @@ func (c Config) Validate() error {
 		if rw.TokenFile == "" {
 			bad("collector.remote_write.token_file", `""`, "required with collector.remote_write.url: the file holding the ingest token")
 		}
+	}
+	if c.Server.MaxPushAge.Duration < time.Minute {
+		bad("server.max_push_age", c.Server.MaxPushAge.Duration, "must be at least 1m")
 	}
 	if c.Server.MaxWriteBytes < 1<<10 {
 		bad("server.max_write_bytes", c.Server.MaxWriteBytes, "must be at least 1024")

@@ -71,11 +71,27 @@ func dirtySpan(lo, hi time.Time) (time.Time, time.Time) {
 
 // Ingester writes samples into one store.
 type Ingester struct {
+	// MaxPushAge bounds how old a pushed sample may be (server.max_push_age;
+	// 0: two hours).
+	MaxPushAge time.Duration
+	// Now is the clock pushes are judged by (nil: time.Now).
+	Now func() time.Time
+
 	store   store.Store
 	owners  *Owners
 	metrics *Metrics
 	log     *zap.Logger
 }
+
+// MaxPushAhead is how far ahead of this machine's clock a pushed sample may
+// be: clocks drift, not by minutes.
+const MaxPushAhead = 5 * time.Minute
+
+// The times a DateTime column holds.
+var (
+	firstStorable = time.Unix(0, 0)
+	lastStorable  = time.Unix(1<<32-1, 0)
+)
 
 // New makes an ingester over st counting into m (nil: counted nowhere, as
 // a one-shot command needs).
@@ -96,13 +112,13 @@ func (in *Ingester) Write(ctx context.Context, o Origin, samples []gpumeter.Samp
 	if len(samples) == 0 {
 		return Result{}, nil
 	}
-	kept := samples
-	var refused []refusal
-	if o.Provider != "" {
-		var err error
-		if kept, refused, err = in.owners.Filter(ctx, o.Provider, samples); err != nil {
+	kept, refused := in.timely(o, samples)
+	if o.Provider != "" && len(kept) > 0 {
+		owned, foreign, err := in.owners.Filter(ctx, o.Provider, kept)
+		if err != nil {
 			return Result{}, fmt.Errorf("check ownership: %w", err)
 		}
+		kept, refused = owned, append(refused, foreign...)
 	}
 	if len(kept) > 0 {
 		if err := store.InsertSamples(ctx, in.store, kept, uint64(time.Now().UnixNano())); err != nil {
@@ -123,7 +139,7 @@ func (in *Ingester) Write(ctx context.Context, o Origin, samples []gpumeter.Samp
 		for _, r := range refused {
 			res.Refused[r.reason] += r.samples
 		}
-		in.log.Warn("samples of GPUs not in the provider's inventory refused", zap.String("source", string(o.Source)),
+		in.log.Warn("samples refused", zap.String("source", string(o.Source)),
 			zap.String("provider", o.Provider), zap.Int("stored", res.Stored), zap.Any("refused", res.Refused))
 	}
 	in.metrics.stored.WithLabelValues(string(o.Source), o.Provider).Add(float64(res.Stored))
@@ -132,6 +148,54 @@ func (in *Ingester) Write(ctx context.Context, o Origin, samples []gpumeter.Samp
 	}
 	return res, nil
 }
+
+// timely keeps the samples whose time the store can hold and, from a push,
+// those no older than MaxPushAge and no further ahead than MaxPushAhead.
+// A bad time is counted in the hour it arrived: its own means nothing.
+func (in *Ingester) timely(o Origin, samples []gpumeter.Sample) ([]gpumeter.Sample, []refusal) {
+	now := time.Now()
+	if in.Now != nil {
+		now = in.Now()
+	}
+	oldest, newest := firstStorable, lastStorable
+	if o.Source == RemoteWrite {
+		age := in.MaxPushAge
+		if age <= 0 {
+			age = 2 * time.Hour
+		}
+		oldest, newest = now.Add(-age), now.Add(MaxPushAhead)
+	}
+	var refused []refusal
+	refuse := func(t time.Time, reason string) {
+		h := floorHour(t.Unix())
+		for i := range refused {
+			if refused[i].hour == h && refused[i].reason == reason {
+				refused[i].samples++
+				return
+			}
+		}
+		refused = append(refused, refusal{hour: h, reason: reason, samples: 1})
+	}
+	kept := samples[:0:0]
+	for _, s := range samples {
+		switch {
+		case s.TS.Before(firstStorable) || s.TS.After(lastStorable):
+			refuse(now, gpumeter.RefusedBadTimestamp)
+		case s.TS.Before(oldest):
+			refuse(s.TS, gpumeter.RefusedTooOld)
+		case s.TS.After(newest):
+			refuse(s.TS, gpumeter.RefusedTooNew)
+		default:
+			kept = append(kept, s)
+		}
+	}
+	if len(refused) == 0 {
+		return samples, nil
+	}
+	return kept, refused
+}
+
+func floorHour(t int64) int64 { return t - ((t%3600)+3600)%3600 }
 
 // refusal counts the samples of one hour refused for one reason.
 type refusal struct {

@@ -38,6 +38,7 @@ func TestWrite(t *testing.T) {
 		storetest.ImportDir(t, st, dir)
 		m := ingest.NewMetrics(prometheus.NewRegistry())
 		in := ingest.New(st, m, nil)
+		in.Now = func() time.Time { return t0.Add(2 * time.Hour) } // pushed as they were seen
 		before := uint64(time.Now().UnixNano())
 		push := []gpumeter.Sample{
 			sample("GPU-N1", t0, 50),

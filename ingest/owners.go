@@ -61,7 +61,7 @@ func (o *Owners) filter(provider string, samples []gpumeter.Sample) ([]gpumeter.
 	counts := map[key]int{}
 	var order []key
 	refuse := func(t int64, reason string) {
-		k := key{t - ((t%3600)+3600)%3600, reason}
+		k := key{floorHour(t), reason}
 		if counts[k] == 0 {
 			order = append(order, k)
 		}

@@ -44,3 +44,26 @@ func TestOwnersFilter(t *testing.T) {
 		t.Fatalf("kakao's own sample: kept %v, refused %v", kept, refused)
 	}
 }
+
+// A time the store cannot hold is refused from every source; only a push is
+// held to server.max_push_age and five minutes ahead, counted in its own
+// hour (a bad timestamp in the hour it arrived).
+func TestTimely(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 30, 0, 0, time.UTC)
+	in := &Ingester{MaxPushAge: time.Hour, Now: func() time.Time { return now }}
+	old, ahead, pre1970 := now.Add(-2*time.Hour), now.Add(6*time.Minute), time.Unix(-1, 0)
+	samples := []gpumeter.Sample{{TS: now}, {TS: old}, {TS: ahead}, {TS: pre1970}, {TS: now.Add(-59 * time.Minute)}}
+	kept, refused := in.timely(Origin{Source: RemoteWrite}, samples)
+	if len(kept) != 2 || !kept[0].TS.Equal(now) || !kept[1].TS.Equal(samples[4].TS) {
+		t.Fatalf("pushed: kept %v", kept)
+	}
+	hour := func(t time.Time) int64 { return t.Truncate(time.Hour).Unix() }
+	want := []refusal{{hour(old), gpumeter.RefusedTooOld, 1}, {hour(ahead), gpumeter.RefusedTooNew, 1}, {hour(now), gpumeter.RefusedBadTimestamp, 1}}
+	if !reflect.DeepEqual(refused, want) {
+		t.Fatalf("pushed: refused %+v, want %+v", refused, want)
+	}
+	kept, refused = in.timely(Origin{Source: Scrape}, samples)
+	if len(kept) != 4 || !reflect.DeepEqual(refused, []refusal{{hour(now), gpumeter.RefusedBadTimestamp, 1}}) {
+		t.Fatalf("scraped: kept %d, refused %+v", len(kept), refused)
+	}
+}

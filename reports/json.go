@@ -145,10 +145,13 @@ type DataQuality struct {
 	RefusedSamples   Refused  `json:"refused_samples"`
 }
 
-// Refused counts the month's samples refused by ownership (SPEC §9).
+// Refused counts the month's samples refused on their way in, by reason.
 type Refused struct {
-	ForeignGPU uint64 `json:"foreign_gpu"` // of a GPU in another provider's inventory
-	UnknownGPU uint64 `json:"unknown_gpu"` // of a GPU in no inventory
+	ForeignGPU   uint64 `json:"foreign_gpu"`   // of a GPU in another provider's inventory (SPEC §9)
+	UnknownGPU   uint64 `json:"unknown_gpu"`   // of a GPU in no inventory (SPEC §9)
+	BadTimestamp uint64 `json:"bad_timestamp"` // at a time the store cannot hold
+	TooOld       uint64 `json:"too_old"`       // pushed older than server.max_push_age
+	TooNew       uint64 `json:"too_new"`       // pushed more than five minutes ahead
 }
 
 // JSON is the ledger as SPEC §6's report.
@@ -158,7 +161,7 @@ func JSON(l *ledger.Ledger) *Report {
 		InputsSHA256: l.InputsSHA256, Providers: []Provider{}, Projects: []Project{}, IdleFlags: []gpumeter.IdleFlag{},
 		DataQuality: DataQuality{CoveragePct: gpumeter.Pct(l.DataQuality.Covered, l.DataQuality.Capacity),
 			UnregisteredGPUs: l.DataQuality.UnregisteredGPUs, NodesWithoutData: append([]string{}, l.DataQuality.NodesWithoutData...),
-			RefusedSamples: Refused{ForeignGPU: l.DataQuality.RefusedSamples[gpumeter.RefusedForeignGPU], UnknownGPU: l.DataQuality.RefusedSamples[gpumeter.RefusedUnknownGPU]}}}
+			RefusedSamples: refused(l.DataQuality.RefusedSamples)}}
 	for _, p := range l.Providers {
 		out := Provider{
 			Provider:              p.ID,
@@ -249,4 +252,9 @@ func (c Classes) Of(class gpumeter.Class) float64 {
 		return c.NoData
 	}
 	return 0
+}
+
+func refused(by map[string]uint64) Refused {
+	return Refused{ForeignGPU: by[gpumeter.RefusedForeignGPU], UnknownGPU: by[gpumeter.RefusedUnknownGPU],
+		BadTimestamp: by[gpumeter.RefusedBadTimestamp], TooOld: by[gpumeter.RefusedTooOld], TooNew: by[gpumeter.RefusedTooNew]}
 }

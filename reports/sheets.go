@@ -406,6 +406,9 @@ func (w *workbook) quality() error {
 		{txt(w.t("short_coverage")), num(len(w.ledger.ShortCoverage))},
 		{txt(w.t("refused_foreign")), num(int(dq.RefusedSamples.ForeignGPU))},
 		{txt(w.t("refused_unknown")), num(int(dq.RefusedSamples.UnknownGPU))},
+		{txt(w.t("refused_bad_timestamp")), num(int(dq.RefusedSamples.BadTimestamp))},
+		{txt(w.t("refused_too_old")), num(int(dq.RefusedSamples.TooOld))},
+		{txt(w.t("refused_too_new")), num(int(dq.RefusedSamples.TooNew))},
 	}
 	next, err := w.writeTable(&table{sheet: sheet, header: []string{w.t("item"), w.t("value")}, rows: rows, startAt: 1})
 	if err != nil {

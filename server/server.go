@@ -52,7 +52,7 @@ func New(st store.Store, cfg config.Config, log *zap.Logger, version string, reg
 	metrics := ingest.NewMetrics(reg)
 	return &Service{Config: cfg, Log: log, Registry: reg, Jobs: newJobs(st, cfg, log, version, reg), api: a,
 		dash: &dashboard{api: a, principals: principals}, gate: &gate{principals: principals, Log: log},
-		push: &pushes{maxWriteBytes: cfg.Server.MaxWriteBytes, Log: log, ingest: ingest.New(st, metrics, log), ingestMetrics: metrics}}
+		push: newPushes(st, cfg, log, metrics)}
 }
 
 // Handler is the HTTP API and login. Its reads never write and never wait for

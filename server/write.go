@@ -14,6 +14,7 @@ import (
 	"github.com/nipa-gpu/gpumeter/collector"
 	"github.com/nipa-gpu/gpumeter/config"
 	"github.com/nipa-gpu/gpumeter/ingest"
+	"github.com/nipa-gpu/gpumeter/store"
 )
 
 // pushes takes the providers' remote-write pushes (SPEC §9) into ingest.
@@ -22,6 +23,12 @@ type pushes struct {
 	Log           *zap.Logger
 	ingest        *ingest.Ingester
 	ingestMetrics *ingest.Metrics
+}
+
+func newPushes(st store.Store, cfg config.Config, log *zap.Logger, metrics *ingest.Metrics) *pushes {
+	in := ingest.New(st, metrics, log)
+	in.MaxPushAge = cfg.Server.MaxPushAge.Duration
+	return &pushes{maxWriteBytes: cfg.Server.MaxWriteBytes, Log: log, ingest: in, ingestMetrics: metrics}
 }
 
 // WriteRefused is the answer to a push some of whose samples were refused:
@@ -73,6 +80,6 @@ func (s *pushes) write(w http.ResponseWriter, r *http.Request, p config.Principa
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadRequest)
-	return json.NewEncoder(w).Encode(WriteRefused{Error: fmt.Sprintf("%d samples of GPUs not in %s's inventory refused", res.RefusedTotal(), p.Provider),
+	return json.NewEncoder(w).Encode(WriteRefused{Error: fmt.Sprintf("%d samples refused (of GPUs not in %s's inventory, or at times a push may not have)", res.RefusedTotal(), p.Provider),
 		Accepted: res.Stored, Refused: res.Refused})
 }

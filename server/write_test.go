@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,8 @@ func TestRemoteWriteOwnership(t *testing.T) {
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	at := smallStart.Add(time.Hour) // 2026-09-30T16:00Z: the small month's inventory is valid
+	// The pushes are of the small month, as seen from a clock a few hours on.
+	s.push.ingest.MaxPushAge, s.push.ingest.Now = 12*time.Hour, func() time.Time { return at.Add(9 * time.Hour) }
 	mixed := collector.WriteRequest([]gpumeter.Sample{
 		pushed(at, "GPU-G1", 50), pushed(at, "GPU-K1", 50), pushed(at, "GPU-NOPE", 50), pushed(at.Add(8*time.Hour), "GPU-G2", 50),
 	})
@@ -139,6 +142,45 @@ func TestRemoteWriteOwnership(t *testing.T) {
 	}
 	if code, body := push(t, srv.URL, "tok-push", collector.WriteRequest(many)); code != 413 || !strings.Contains(body, "too large") {
 		t.Fatalf("over max_write_bytes: %d %s", code, body)
+	}
+}
+
+// A push reports what was just seen: a sample older than
+// server.max_push_age or more than five minutes ahead is refused (too_old,
+// too_new), and one at a time the store cannot hold is bad input
+// (bad_timestamp): 400 with the counts, never a 5xx that a sender would
+// retry forever; the valid samples are stored; the refusals are in the
+// month's data quality.
+func TestRemoteWriteTimes(t *testing.T) {
+	s, st := smallService(t)
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	now := smallStart.Add(4 * time.Hour)
+	s.push.ingest.Now = func() time.Time { return now }
+	req := collector.WriteRequest([]gpumeter.Sample{
+		pushed(now.Add(-time.Minute), "GPU-G1", 31),                         // fresh
+		pushed(now.Add(-3*time.Hour), "GPU-G1", 32),                         // older than the default 2 h
+		pushed(now.Add(10*time.Minute), "GPU-G1", 33),                       // ahead
+		pushed(time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC), "GPU-G1", 34), // before 1970
+	})
+	for range 2 { // a sender's retry gets the same answer
+		code, body := push(t, srv.URL, "tok-push", req)
+		var refused WriteRefused
+		if code != 400 || json.Unmarshal([]byte(body), &refused) != nil || refused.Accepted != 1 ||
+			!reflect.DeepEqual(refused.Refused, map[string]int{"too_old": 1, "too_new": 1, "bad_timestamp": 1}) {
+			t.Fatalf("push: %d %s", code, body)
+		}
+	}
+	if n := storetest.Count(t, st, "SELECT count() FROM samples FINAL WHERE gpu_util >= 31 AND gpu_util <= 34"); n != 1 {
+		t.Fatalf("%d samples stored, want the fresh one", n)
+	}
+	c := client{t: t, url: srv.URL, c: srv.Client()}
+	_, rep := c.ready("/api/v1/reports/2026-10.json?provider=nhn", "tok-nipa")
+	var r reports.Report
+	// Twice each: the bad timestamp in the hour it arrived (04:00 KST on the
+	// 1st), too_old and too_new in their own (01:00 and 04:00).
+	if err := json.Unmarshal([]byte(rep), &r); err != nil || r.DataQuality.RefusedSamples != (reports.Refused{BadTimestamp: 2, TooOld: 2, TooNew: 2}) {
+		t.Fatalf("report's refused samples: %+v %v", r.DataQuality.RefusedSamples, err)
 	}
 }
 

@@ -40,8 +40,10 @@ func benchRemoteWrite() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	from := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
-	fleet := sim.New(1, 0.1, from, from.AddDate(0, 1, 0))
+	// Pushes are of the last two hours (server.max_push_age): the half hour
+	// pushed starts an hour ago.
+	from := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	fleet := sim.New(1, 0.1, from.Add(-24*time.Hour), from.Add(24*time.Hour))
 	if err := fleet.WriteInputs(dir, ""); err != nil {
 		return err
 	}
