@@ -154,4 +154,3 @@ func heldThrough(holds []aggregator.HoldSpan, from, to int64) (string, int64, bo
 	}
 	return project, start, start <= from
 }
-

@@ -56,4 +56,3 @@ func secretParam(name string) bool {
 	}
 	return false
 }
-
