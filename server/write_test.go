@@ -118,11 +118,8 @@ func TestRemoteWriteOwnership(t *testing.T) {
 	if n := storetest.Count(t, st, "SELECT count() FROM samples WHERE hostname = 'stale-host' OR gpu_util = 7"); n != 1 {
 		t.Fatalf("stale and valid pushes stored %d samples, want 1 (the valid one)", n)
 	}
-	c := client{t: t, url: srv.URL, c: srv.Client()}
-	_, rep := c.ready("/api/v1/reports/2026-10.json?provider=nhn", "tok-nipa")
-	var r reports.Report
-	if err := json.Unmarshal([]byte(rep), &r); err != nil || r.DataQuality.RefusedSamples != (reports.Refused{ForeignGPU: 1, UnknownGPU: 2}) {
-		t.Fatalf("report's refused samples: %+v %v", r.DataQuality.RefusedSamples, err)
+	if got := refusedInReport(t, srv); got != (reports.Refused{ForeignGPU: 1, UnknownGPU: 2}) {
+		t.Fatalf("report's refused samples: %+v", got)
 	}
 	// Only ingest principals push; bodies are checked.
 	for token, want := range map[string]int{"tok-nipa": 403, "tok-nhn": 403, "": 401, "nope": 401} {
@@ -143,6 +140,18 @@ func TestRemoteWriteOwnership(t *testing.T) {
 	if code, body := push(t, srv.URL, "tok-push", collector.WriteRequest(many)); code != 413 || !strings.Contains(body, "too large") {
 		t.Fatalf("over max_write_bytes: %d %s", code, body)
 	}
+}
+
+// refusedInReport is nhn's October data quality's refused samples.
+func refusedInReport(t *testing.T, srv *httptest.Server) reports.Refused {
+	t.Helper()
+	c := client{t: t, url: srv.URL, c: srv.Client()}
+	_, rep := c.ready("/api/v1/reports/2026-10.json?provider=nhn", "tok-nipa")
+	var r reports.Report
+	if err := json.Unmarshal([]byte(rep), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.DataQuality.RefusedSamples
 }
 
 // A push reports what was just seen: a sample older than
@@ -174,13 +183,10 @@ func TestRemoteWriteTimes(t *testing.T) {
 	if n := storetest.Count(t, st, "SELECT count() FROM samples FINAL WHERE gpu_util >= 31 AND gpu_util <= 34"); n != 1 {
 		t.Fatalf("%d samples stored, want the fresh one", n)
 	}
-	c := client{t: t, url: srv.URL, c: srv.Client()}
-	_, rep := c.ready("/api/v1/reports/2026-10.json?provider=nhn", "tok-nipa")
-	var r reports.Report
 	// Twice each: the bad timestamp in the hour it arrived (04:00 KST on the
 	// 1st), too_old and too_new in their own (01:00 and 04:00).
-	if err := json.Unmarshal([]byte(rep), &r); err != nil || r.DataQuality.RefusedSamples != (reports.Refused{BadTimestamp: 2, TooOld: 2, TooNew: 2}) {
-		t.Fatalf("report's refused samples: %+v %v", r.DataQuality.RefusedSamples, err)
+	if got := refusedInReport(t, srv); got != (reports.Refused{BadTimestamp: 2, TooOld: 2, TooNew: 2}) {
+		t.Fatalf("report's refused samples: %+v", got)
 	}
 }
 
