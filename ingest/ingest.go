@@ -152,7 +152,7 @@ func (in *Ingester) Write(ctx context.Context, o Origin, samples []gpumeter.Samp
 // timely keeps the samples whose time the store can hold and, from a push,
 // those no older than MaxPushAge and no further ahead than MaxPushAhead.
 // A bad time is counted in the hour it arrived: its own means nothing.
-func (in *Ingester) timely(o Origin, samples []gpumeter.Sample) ([]gpumeter.Sample, []refusal) {
+func (in *Ingester) timely(o Origin, samples []gpumeter.Sample) ([]gpumeter.Sample, tally) {
 	now := time.Now()
 	if in.Now != nil {
 		now = in.Now()
@@ -165,26 +165,16 @@ func (in *Ingester) timely(o Origin, samples []gpumeter.Sample) ([]gpumeter.Samp
 		}
 		oldest, newest = now.Add(-age), now.Add(MaxPushAhead)
 	}
-	var refused []refusal
-	refuse := func(t time.Time, reason string) {
-		h := floorHour(t.Unix())
-		for i := range refused {
-			if refused[i].hour == h && refused[i].reason == reason {
-				refused[i].samples++
-				return
-			}
-		}
-		refused = append(refused, refusal{hour: h, reason: reason, samples: 1})
-	}
+	var refused tally
 	kept := samples[:0:0]
 	for _, s := range samples {
 		switch {
 		case s.TS.Before(firstStorable) || s.TS.After(lastStorable):
-			refuse(now, gpumeter.RefusedBadTimestamp)
+			refused.add(now, gpumeter.RefusedBadTimestamp)
 		case s.TS.Before(oldest):
-			refuse(s.TS, gpumeter.RefusedTooOld)
+			refused.add(s.TS, gpumeter.RefusedTooOld)
 		case s.TS.After(newest):
-			refuse(s.TS, gpumeter.RefusedTooNew)
+			refused.add(s.TS, gpumeter.RefusedTooNew)
 		default:
 			kept = append(kept, s)
 		}
@@ -204,7 +194,22 @@ type refusal struct {
 	samples int
 }
 
-func (in *Ingester) record(ctx context.Context, o Origin, refused []refusal) error {
+// tally counts refusals by hour and reason, in the order first seen; a
+// batch holds a few hours and reasons, so a walk finds each.
+type tally []refusal
+
+func (t *tally) add(at time.Time, reason string) {
+	h := floorHour(at.Unix())
+	for i := range *t {
+		if r := &(*t)[i]; r.hour == h && r.reason == reason {
+			r.samples++
+			return
+		}
+	}
+	*t = append(*t, refusal{hour: h, reason: reason, samples: 1})
+}
+
+func (in *Ingester) record(ctx context.Context, o Origin, refused tally) error {
 	rows := make([]store.Rejection, len(refused))
 	for i, r := range refused {
 		rows[i] = store.Rejection{Hour: time.Unix(r.hour, 0), Provider: o.Provider, Source: string(o.Source), Reason: r.reason,

@@ -30,7 +30,7 @@ type span struct {
 
 // Filter keeps the samples of GPUs that are provider's at their time and
 // counts the others by hour and reason.
-func (o *Owners) Filter(ctx context.Context, provider string, samples []gpumeter.Sample) (kept []gpumeter.Sample, refused []refusal, err error) {
+func (o *Owners) Filter(ctx context.Context, provider string, samples []gpumeter.Sample) (kept []gpumeter.Sample, refused tally, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	maxAge := o.MaxAge
@@ -52,35 +52,18 @@ func (o *Owners) Filter(ctx context.Context, provider string, samples []gpumeter
 	return kept, refused, nil
 }
 
-func (o *Owners) filter(provider string, samples []gpumeter.Sample) ([]gpumeter.Sample, []refusal) {
+func (o *Owners) filter(provider string, samples []gpumeter.Sample) ([]gpumeter.Sample, tally) {
 	kept := samples[:0:0]
-	type key struct {
-		hour   int64
-		reason string
-	}
-	counts := map[key]int{}
-	var order []key
-	refuse := func(t int64, reason string) {
-		k := key{floorHour(t), reason}
-		if counts[k] == 0 {
-			order = append(order, k)
-		}
-		counts[k]++
-	}
+	var refused tally
 	for _, s := range samples {
-		t := s.TS.Unix()
-		switch owner := o.owner(s.GPUUUID, t); owner {
+		switch owner := o.owner(s.GPUUUID, s.TS.Unix()); owner {
 		case provider:
 			kept = append(kept, s)
 		case "":
-			refuse(t, gpumeter.RefusedUnknownGPU)
+			refused.add(s.TS, gpumeter.RefusedUnknownGPU)
 		default:
-			refuse(t, gpumeter.RefusedForeignGPU)
+			refused.add(s.TS, gpumeter.RefusedForeignGPU)
 		}
-	}
-	var refused []refusal
-	for _, k := range order {
-		refused = append(refused, refusal{hour: k.hour, reason: k.reason, samples: counts[k]})
 	}
 	return kept, refused
 }

@@ -32,7 +32,7 @@ func TestOwnersFilter(t *testing.T) {
 	if want := []gpumeter.Sample{in[0], in[1], in[3]}; !reflect.DeepEqual(kept, want) {
 		t.Fatalf("kept %v, want %v", kept, want)
 	}
-	want := []refusal{
+	want := tally{
 		{at(10).Unix(), gpumeter.RefusedForeignGPU, 1},
 		{at(12).Unix(), gpumeter.RefusedUnknownGPU, 2},
 		{at(0).Add(-time.Hour).Unix(), gpumeter.RefusedUnknownGPU, 1},
@@ -58,12 +58,12 @@ func TestTimely(t *testing.T) {
 		t.Fatalf("pushed: kept %v", kept)
 	}
 	hour := func(t time.Time) int64 { return t.Truncate(time.Hour).Unix() }
-	want := []refusal{{hour(old), gpumeter.RefusedTooOld, 1}, {hour(ahead), gpumeter.RefusedTooNew, 1}, {hour(now), gpumeter.RefusedBadTimestamp, 1}}
+	want := tally{{hour(old), gpumeter.RefusedTooOld, 1}, {hour(ahead), gpumeter.RefusedTooNew, 1}, {hour(now), gpumeter.RefusedBadTimestamp, 1}}
 	if !reflect.DeepEqual(refused, want) {
 		t.Fatalf("pushed: refused %+v, want %+v", refused, want)
 	}
 	kept, refused = in.timely(Origin{Source: Scrape}, samples)
-	if len(kept) != 4 || !reflect.DeepEqual(refused, []refusal{{hour(now), gpumeter.RefusedBadTimestamp, 1}}) {
+	if len(kept) != 4 || !reflect.DeepEqual(refused, tally{{hour(now), gpumeter.RefusedBadTimestamp, 1}}) {
 		t.Fatalf("scraped: kept %d, refused %+v", len(kept), refused)
 	}
 }
