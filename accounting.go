@@ -232,6 +232,9 @@ const (
 	// ahead: a push reports what was just seen, never history.
 	RefusedTooOld = "too_old"
 	RefusedTooNew = "too_new"
+	// Another value for a GPU and second already stored: a stored sample is
+	// evidence, never replaced (a re-sent identical sample is no refusal).
+	RefusedConflict = "conflict"
 )
 
 // ViolationKind names a breach of a provider's limits (SPEC §5).

@@ -77,6 +77,10 @@ type Sample struct {
 	EnergyMJ       *uint64   `json:"energy_mj"` // counter; resets when the driver reloads
 	Namespace      string    `json:"namespace"`
 	Pod            string    `json:"pod"`
+	// Origin is who said it: "scrape:" and the target, "remote_write:" and
+	// the ingest principal, "import:" and the import batch, "demo". The
+	// collector sets the target; ingest sets the rest as it stores a sample.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Overlaps reports whether the half-open intervals [aFrom, aTo) and [bFrom, bTo)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/nipa-gpu/gpumeter/ingest"
 )
 
 // Collector scrapes every source each interval, at most Concurrency at once,
@@ -139,7 +141,7 @@ func (c *Collector) scrape(ctx context.Context, src ownedSource, ts time.Time) {
 	outcome := Outcome(err)
 	c.Metrics.Scrapes.WithLabelValues(src.Name(), outcome).Inc()
 	c.Metrics.ScrapeDuration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-	c.Metrics.countParse(stats)
+	c.Metrics.Ingest.CountParse(ingest.Scrape, src.owner, stats.Invalid, stats.Copies)
 	if err != nil {
 		c.Metrics.TargetUp.WithLabelValues(src.Name()).Set(0)
 		c.Log.Warn("scrape failed", zap.String("target", src.Name()), zap.String("outcome", outcome), zap.Error(err))
@@ -147,5 +149,8 @@ func (c *Collector) scrape(ctx context.Context, src ownedSource, ts time.Time) {
 	}
 	c.Metrics.TargetUp.WithLabelValues(src.Name()).Set(1)
 	c.Metrics.SamplesParsed.Add(float64(len(samples)))
+	for i := range samples {
+		samples[i].Origin = src.Name()
+	}
 	c.Writer.Add(src.owner, samples)
 }

@@ -117,7 +117,7 @@ func TestCollectorWithBadTargets(t *testing.T) {
 			t.Errorf("%s marked up", target)
 		}
 	}
-	if n := testutil.ToFloat64(m.Ingest.Invalid(ingest.Scrape, "gpu_util", ReasonOutOfRange)); n != float64(okRounds) {
+	if n := testutil.ToFloat64(m.Ingest.Invalid(ingest.Scrape, "", "gpu_util", ReasonOutOfRange)); n != float64(okRounds) {
 		t.Errorf("out-of-range gpu_util counted %v times, want %d", n, okRounds)
 	}
 	// The slow target's scrapes are timed out, never stacked.

@@ -63,7 +63,3 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.Ingest = ingest.NewMetrics(reg)
 	return m
 }
-
-func (m *Metrics) countParse(stats ParseStats) {
-	m.Ingest.CountParse(ingest.Scrape, stats.Invalid, stats.Copies)
-}

@@ -28,6 +28,11 @@ var DefaultLimits = Limits{MaxLabelBytes: 256, MaxSeries: 50000}
 // Limits.MaxLabelBytes.
 const ReasonLabelTooLong = "label_too_long"
 
+// ReasonLabelNotText is a series refused for an identity label that is not
+// text: invalid UTF-8 or a control character, which a samples file may not
+// hold either.
+const ReasonLabelNotText = "label_not_text"
+
 // gpuSet gathers dcgm-exporter series, scraped or pushed, into one sample per
 // GPU per second (SPEC §4, §9): blank sentinels and out-of-range values
 // become missing values, counted in stats; several pods on one GPU
@@ -74,6 +79,12 @@ func (s *gpuSet) add(f field, label func(string) string, v float64, ts int64) {
 	if max := s.limits.MaxLabelBytes; max > 0 && (len(uuid) > max || len(host) > max || len(ns) > max || len(pod) > max || len(instance) > max) {
 		s.stats.invalid(fieldNames[f], ReasonLabelTooLong)
 		return
+	}
+	for _, l := range [...]string{uuid, host, ns, pod, instance} {
+		if gpumeter.TextFault(l) != "" {
+			s.stats.invalid(fieldNames[f], ReasonLabelNotText)
+			return
+		}
 	}
 	k := gpuKey{uuid, ts}
 	g := s.gpus[k]

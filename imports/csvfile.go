@@ -1,7 +1,8 @@
 // Package imports reads the input files of SPEC §3 (inventory, projects,
 // allocations, samples), validates each whole before anything is written, and
 // writes it so that re-importing the same file changes nothing and a later
-// import replaces the earlier rows of the same keys.
+// import replaces the earlier rows of the same keys (samples excepted: a
+// stored sample stays, SPEC §9).
 package imports
 
 import (
@@ -20,8 +21,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/nipa-gpu/gpumeter"
 )
 
 // MaxReported caps the bad lines listed in one error; the count of the rest is given.
@@ -275,22 +276,8 @@ const (
 // character (a line ending inside a quoted field included: SPEC §3), or a
 // length no real value has.
 func checkField(column, f string) string {
-	ascii := true
-	for i := 0; i < len(f); i++ {
-		if b := f[i]; b < 0x20 || b == 0x7f {
-			return fmt.Sprintf("%s holds a control character (%U at byte %d)", column, rune(b), i)
-		} else if b >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if !ascii {
-		if !utf8.ValidString(f) {
-			return fmt.Sprintf("%s is not valid UTF-8", column)
-		}
-		if i := strings.IndexFunc(f, unicode.IsControl); i >= 0 {
-			return fmt.Sprintf("%s holds a control character (%U at byte %d)", column, []rune(f[i:])[0], i)
-		}
+	if fault := gpumeter.TextFault(f); fault != "" {
+		return column + " " + fault
 	}
 	limit := maxField
 	if column == "name" {

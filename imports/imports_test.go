@@ -268,15 +268,16 @@ func TestSamples(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("samples:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		// A later import replaces the values of the same (gpu_uuid, ts).
+		// A later import fills gaps; a stored (gpu_uuid, ts) keeps its values.
 		fix := writeFile(t, "fix.csv", strings.Join(imports.SampleColumns, ",")+"\n"+
-			"2026-10-01T00:00:30Z,GPU-n1-0,nhn-n1,42,,,,,,,,\n")
+			"2026-10-01T00:00:30Z,GPU-n1-0,nhn-n1,42,,,,,,,,\n"+
+			"2026-10-01T00:00:45Z,GPU-n1-0,nhn-n1,43,,,,,,,,\n")
 		mustImport(t, im, imports.KindSamples, fix)
-		if n := count(t, st, "SELECT count() FROM samples FINAL WHERE gpu_uuid = 'GPU-n1-0' AND gpu_util = 42"); n != 1 {
-			t.Fatal("a later import did not replace the sample of the same key")
+		if n := count(t, st, "SELECT count() FROM samples FINAL WHERE gpu_uuid = 'GPU-n1-0' AND gpu_util IN (42, 43)"); n != 1 {
+			t.Fatal("a later import replaced a stored sample, or did not fill the gap")
 		}
-		if n := count(t, st, "SELECT count() FROM samples FINAL"); n != 5 {
-			t.Fatalf("after replacement: %d samples, want 5", n)
+		if n := count(t, st, "SELECT count() FROM samples FINAL"); n != 6 {
+			t.Fatalf("after the second import: %d samples, want 6", n)
 		}
 	})
 }

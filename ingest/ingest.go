@@ -2,7 +2,9 @@
 // samples (the collector's scrapes, a provider's remote-write pushes, NIPA's
 // imports, the demo) hands them to an Ingester, which
 //   - keeps only the GPUs of the provider the source speaks for (SPEC §9),
-//   - writes them,
+//   - never lets a sample replace one already stored: the same again is a
+//     no-op, another value for a stored GPU and second is refused,
+//   - writes them, each with its origin,
 //   - marks the hours they change for the next aggregation,
 //   - records what it refused, by hour, provider, source and reason, for the
 //     month's data quality,
@@ -16,6 +18,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,12 +44,29 @@ type Origin struct {
 	// Provider is whose inventory the samples must be of; "" for NIPA's own
 	// sources (a target listed for no one, an import), which are not checked.
 	Provider string
+	// Name is who sent them (an ingest principal); "" lets each sample name
+	// its own sender in its Origin (a scrape's target).
+	Name string
+}
+
+// stamp is the origin stored with a sample of o: the source, and the sender
+// if one is named.
+func (o Origin) stamp(s *gpumeter.Sample) string {
+	name := o.Name
+	if name == "" {
+		name = s.Origin
+	}
+	if name == "" {
+		return string(o.Source)
+	}
+	return string(o.Source) + ":" + name
 }
 
 // Result is what became of a Write's samples.
 type Result struct {
-	Stored  int
-	Refused map[string]int // by reason (gpumeter.Refused*); nil when none
+	Stored   int
+	Repeated int            // already stored, the same: nothing to do
+	Refused  map[string]int // by reason (gpumeter.Refused*); nil when none
 }
 
 // RefusedTotal is how many samples were refused.
@@ -81,6 +101,9 @@ type Ingester struct {
 	owners  *Owners
 	metrics *Metrics
 	log     *zap.Logger
+
+	mu      sync.Mutex
+	writing map[string]*sync.Mutex // by provider: one check-then-write at a time
 }
 
 // MaxPushAhead is how far ahead of this machine's clock a pushed sample may
@@ -102,7 +125,22 @@ func New(st store.Store, m *Metrics, log *zap.Logger) *Ingester {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Ingester{store: st, owners: &Owners{Store: st}, metrics: m, log: log}
+	return &Ingester{store: st, owners: &Owners{Store: st}, metrics: m, log: log, writing: map[string]*sync.Mutex{}}
+}
+
+// lock holds off other writes for provider's GPUs until unlock: what one
+// write found unstored, a concurrent one may not store first. (Writers in
+// other processes race only to FirstWins, which keeps the first.)
+func (in *Ingester) lock(provider string) (unlock func()) {
+	in.mu.Lock()
+	m := in.writing[provider]
+	if m == nil {
+		m = &sync.Mutex{}
+		in.writing[provider] = m
+	}
+	in.mu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // Write takes samples of one origin. Should it fail, the caller may send the
@@ -120,8 +158,15 @@ func (in *Ingester) Write(ctx context.Context, o Origin, samples []gpumeter.Samp
 		}
 		kept, refused = owned, append(refused, foreign...)
 	}
+	unlock := in.lock(o.Provider)
+	defer unlock()
+	kept, repeated, conflicts, err := in.unstored(ctx, o, kept)
+	if err != nil {
+		return Result{}, err
+	}
+	refused = append(refused, conflicts...)
 	if len(kept) > 0 {
-		if err := store.InsertSamples(ctx, in.store, kept, uint64(time.Now().UnixNano())); err != nil {
+		if err := store.InsertSamples(ctx, in.store, kept, store.FirstWins(uint64(time.Now().UnixNano()))); err != nil {
 			return Result{}, err
 		}
 		lo, hi := timeSpan(kept)
@@ -130,7 +175,7 @@ func (in *Ingester) Write(ctx context.Context, o Origin, samples []gpumeter.Samp
 			return Result{}, err
 		}
 	}
-	res := Result{Stored: len(kept)}
+	res := Result{Stored: len(kept), Repeated: repeated}
 	if len(refused) > 0 {
 		if err := in.record(ctx, o, refused); err != nil {
 			return Result{}, err
@@ -183,6 +228,67 @@ func (in *Ingester) timely(o Origin, samples []gpumeter.Sample) ([]gpumeter.Samp
 		return samples, nil
 	}
 	return kept, refused
+}
+
+// unstored keeps the samples whose GPU and second nothing is stored for,
+// stamped with their origin. The same values again (a retry, a spool
+// replayed) are repeated; other values for a stored second, or for one met
+// earlier in samples, are conflicts, in the sample's hour.
+func (in *Ingester) unstored(ctx context.Context, o Origin, samples []gpumeter.Sample) (fresh []gpumeter.Sample, repeated int, conflicts tally, err error) {
+	if len(samples) == 0 {
+		return nil, 0, nil, nil
+	}
+	type key struct {
+		gpu string
+		t   int64
+	}
+	seen := make(map[key]gpumeter.Sample, len(samples))
+	gpus := map[string]bool{}
+	for _, s := range samples {
+		gpus[s.GPUUUID] = true
+	}
+	lo, hi := timeSpan(samples)
+	err = store.StoredSamples(ctx, in.store, slices.Sorted(maps.Keys(gpus)), lo, hi.Add(time.Second), func(s gpumeter.Sample) error {
+		seen[key{s.GPUUUID, s.TS.Unix()}] = s
+		return nil
+	})
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("read stored samples: %w", err)
+	}
+	fresh = make([]gpumeter.Sample, 0, len(samples))
+	for _, s := range samples {
+		k := key{s.GPUUUID, s.TS.Unix()}
+		if stored, ok := seen[k]; ok {
+			if sameValues(&stored, &s) {
+				repeated++
+			} else {
+				conflicts.add(s.TS, gpumeter.RefusedConflict)
+			}
+			continue
+		}
+		s.Origin = o.stamp(&s)
+		seen[k] = s
+		fresh = append(fresh, s)
+	}
+	return fresh, repeated, conflicts, nil
+}
+
+// sameValues says whether two samples of a GPU and second say the same, as
+// the store holds them (ratios and watts as Float32, memory as UInt32).
+func sameValues(a, b *gpumeter.Sample) bool {
+	return a.Hostname == b.Hostname && a.Namespace == b.Namespace && a.Pod == b.Pod &&
+		sameFloat32(a.GPUUtil, b.GPUUtil) && sameFloat32(a.GrEngineActive, b.GrEngineActive) &&
+		sameFloat32(a.SMActive, b.SMActive) && sameFloat32(a.PowerW, b.PowerW) &&
+		sameUint(a.FBUsedMiB, b.FBUsedMiB, 1<<32-1) && sameUint(a.FBFreeMiB, b.FBFreeMiB, 1<<32-1) &&
+		sameUint(a.EnergyMJ, b.EnergyMJ, 1<<64-1)
+}
+
+func sameFloat32(a, b *float64) bool {
+	return a == nil && b == nil || a != nil && b != nil && float32(*a) == float32(*b)
+}
+
+func sameUint(a, b *uint64, mask uint64) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a&mask == *b&mask
 }
 
 func floorHour(t int64) int64 { return t - ((t%3600)+3600)%3600 }

@@ -82,21 +82,107 @@ func TestWrite(t *testing.T) {
 				t.Errorf("refused counter %s %v, want %v", reason, got, want)
 			}
 		}
-		// NIPA's own source is not checked; the same samples again are one
-		// row per GPU and second.
+		// NIPA's own source is not checked; what is stored already, the
+		// same, is not written again.
 		res, err = in.Write(ctx, ingest.Origin{Source: ingest.Scrape}, push)
-		if err != nil || res.Stored != 4 || res.Refused != nil {
+		if err != nil || res.Stored != 3 || res.Repeated != 1 || res.Refused != nil {
 			t.Fatalf("unchecked: %+v %v", res, err)
 		}
-		if _, err := in.Write(ctx, ingest.Origin{Source: ingest.Scrape}, push); err != nil {
+		res, err = in.Write(ctx, ingest.Origin{Source: ingest.Scrape}, push)
+		if err != nil || res.Stored != 0 || res.Repeated != 4 || res.Refused != nil {
+			t.Fatalf("the same again: %+v %v", res, err)
+		}
+		if n := storetest.Count(t, st, "SELECT count() FROM samples"); n != 4 {
+			t.Fatalf("%d rows after writing the samples three times, want 4", n)
+		}
+		if got := testutil.ToFloat64(m.Stored(ingest.Scrape, "")); got != 3 {
+			t.Errorf("stored counter of the scrape %v, want 3", got)
+		}
+	})
+}
+
+// Samples are evidence (SPEC §9): a stored sample is never replaced, by a
+// push, a scrape, an import or a writer that raced past the check; each
+// keeps who sent it.
+func TestStoredSamplesStay(t *testing.T) {
+	dir := storetest.WriteFiles(t, map[string]string{"inventory.csv": inventory})
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		storetest.ImportDir(t, st, dir)
+		m := ingest.NewMetrics(prometheus.NewRegistry())
+		in := ingest.New(st, m, nil)
+		in.Now = func() time.Time { return t0.Add(time.Hour) }
+		pusher := ingest.Origin{Source: ingest.RemoteWrite, Provider: "nhn", Name: "nhn-push"}
+		first := sample("GPU-N1", t0, 80)
+		res, err := in.Write(ctx, pusher, []gpumeter.Sample{first})
+		if err != nil || res.Stored != 1 {
+			t.Fatalf("first push: %+v %v", res, err)
+		}
+		stays := func(when string) {
+			t.Helper()
+			got, err := store.Samples(ctx, st, "GPU-N1", t0, t0.Add(time.Second))
+			if err != nil || len(got) != 1 || *got[0].GPUUtil != 80 || got[0].Origin != "remote_write:nhn-push" {
+				t.Fatalf("%s: stored %+v, %v; want the first push's 80 from remote_write:nhn-push", when, got, err)
+			}
+		}
+		stays("pushed")
+		// A push or a scrape of another value for that second is refused as
+		// a conflict, in the second's hour; a sample twice in one write with
+		// two values keeps the first.
+		res, err = in.Write(ctx, pusher, []gpumeter.Sample{sample("GPU-N1", t0, 0), sample("GPU-N1", t0.Add(time.Second), 5),
+			sample("GPU-N1", t0.Add(time.Second), 6), sample("GPU-N1", t0.Add(time.Second), 5)})
+		if err != nil || res.Stored != 1 || res.Repeated != 1 || res.Refused[gpumeter.RefusedConflict] != 2 {
+			t.Fatalf("conflicting push: %+v %v", res, err)
+		}
+		res, err = in.Write(ctx, ingest.Origin{Source: ingest.Scrape}, []gpumeter.Sample{{GPUUUID: "GPU-N1", TS: t0, Hostname: "h", Origin: "http://n1:9400/metrics"}})
+		if err != nil || res.Stored != 0 || res.Refused[gpumeter.RefusedConflict] != 1 {
+			t.Fatalf("conflicting scrape: %+v %v", res, err)
+		}
+		stays("after the conflicts")
+		for _, c := range []struct {
+			provider string
+			want     uint64
+		}{{"nhn", 2}, {"", 3}} { // "": all providers, the scrape's included
+			got, err := store.Rejections(ctx, st, t0.Unix(), t0.Add(time.Hour).Unix(), c.provider)
+			if err != nil || got[gpumeter.RefusedConflict] != c.want {
+				t.Fatalf("conflicts recorded for %q: %v %v, want %d", c.provider, got, err, c.want)
+			}
+		}
+		if got := testutil.ToFloat64(m.Refused(ingest.RemoteWrite, "nhn", gpumeter.RefusedConflict)); got != 2 {
+			t.Errorf("conflict counter %v, want 2", got)
+		}
+		// An import fills in what is missing and replaces nothing.
+		batch, err := store.NewBatchID(ctx, st)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if n := storetest.Count(t, st, "SELECT count() FROM samples FINAL"); n != 4 {
-			t.Fatalf("%d samples after writing them twice, want 4", n)
+		w := in.Import(batch)
+		b := store.NewSampleBatch(2)
+		b.Add(&store.SampleRow{TS: t0, GPU: "GPU-N1", Host: "h", Float: [4]float64{1}, Has: 1})
+		b.Add(&store.SampleRow{TS: t0.Add(time.Minute), GPU: "GPU-N1", Host: "h", Float: [4]float64{2}, Has: 1})
+		if err := w.Write(ctx, b); err != nil {
+			t.Fatal(err)
 		}
-		if got := testutil.ToFloat64(m.Stored(ingest.Scrape, "")); got != 8 {
-			t.Errorf("stored counter of the scrape %v, want 8", got)
+		if err := w.Commit(ctx, store.Import{Kind: "samples", File: "s.csv", SHA256: "x", Rows: 2}); err != nil {
+			t.Fatal(err)
 		}
+		stays("after an import")
+		got, err := store.Samples(ctx, st, "GPU-N1", t0.Add(time.Minute), t0.Add(time.Hour))
+		if err != nil || len(got) != 1 || *got[0].GPUUtil != 2 || got[0].Origin != store.ImportOrigin(batch) {
+			t.Fatalf("imported sample: %+v %v", got, err)
+		}
+		// Another process's write that raced past the check stores a row,
+		// which neither readers nor merges take over the first.
+		late := sample("GPU-N1", t0, 0)
+		late.Origin = "remote_write:other-replica"
+		if err := store.InsertSamples(ctx, st, []gpumeter.Sample{late}, store.FirstWins(uint64(time.Now().UnixNano()))); err != nil {
+			t.Fatal(err)
+		}
+		stays("after a raced write")
+		if err := st.Exec(ctx, "OPTIMIZE TABLE samples FINAL"); err != nil {
+			t.Fatal(err)
+		}
+		stays("after the merge")
 	})
 }
 

@@ -91,6 +91,7 @@ var texts = map[string][2]string{
 	"refused_bad_timestamp":               {"거부된 샘플: 저장할 수 없는 시각", "Refused samples: a time the store cannot hold"},
 	"refused_too_old":                     {"거부된 샘플: 너무 오래된 푸시", "Refused samples: pushed too old"},
 	"refused_too_new":                     {"거부된 샘플: 미래 시각의 푸시", "Refused samples: pushed ahead of time"},
+	"refused_conflict":                    {"거부된 샘플: 이미 저장된 시각의 다른 값", "Refused samples: another value for a stored second"},
 	"chart_energy":                        {"일별 에너지 (kWh, 사업자·지분별)", "Daily energy (kWh) by provider and share"},
 	"energy_by_class":                     {"에너지 (kWh): 사업자·지분·분류별", "Energy (kWh) by provider, share and class"},
 	"energy_unattributed":                 {"귀속되지 않은 에너지 (수집 공백 동안)", "Energy not attributed (across gaps in the samples)"},

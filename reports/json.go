@@ -152,6 +152,7 @@ type Refused struct {
 	BadTimestamp uint64 `json:"bad_timestamp"` // at a time the store cannot hold
 	TooOld       uint64 `json:"too_old"`       // pushed older than server.max_push_age
 	TooNew       uint64 `json:"too_new"`       // pushed more than five minutes ahead
+	Conflict     uint64 `json:"conflict"`      // another value for a GPU and second already stored
 }
 
 // JSON is the ledger as SPEC §6's report.
@@ -256,5 +257,6 @@ func (c Classes) Of(class gpumeter.Class) float64 {
 
 func refused(by map[string]uint64) Refused {
 	return Refused{ForeignGPU: by[gpumeter.RefusedForeignGPU], UnknownGPU: by[gpumeter.RefusedUnknownGPU],
-		BadTimestamp: by[gpumeter.RefusedBadTimestamp], TooOld: by[gpumeter.RefusedTooOld], TooNew: by[gpumeter.RefusedTooNew]}
+		BadTimestamp: by[gpumeter.RefusedBadTimestamp], TooOld: by[gpumeter.RefusedTooOld], TooNew: by[gpumeter.RefusedTooNew],
+		Conflict: by[gpumeter.RefusedConflict]}
 }

@@ -127,7 +127,7 @@ func TestJSONFromLedger(t *testing.T) {
 		`{"project_id":"p-pub","provider":"nhn","kind":"public","allocated_gpu_hours":9,"active_gpu_hours":2,"no_data_gpu_hours":6,"energy_kwh":1.001}],` +
 		`"idle_flags":[{"flag_id":"0123456789abcdef","kind":"unallocated_idle","provider":"nhn","node":"n1","gpu_uuid":"GPU-G2","project_id":"",` +
 		`"since":"2026-10-30T00:00:00Z","hours":39,"active_pct":0,"coverage_pct":100,"recommendation":"offer"}],` +
-		`"data_quality":{"coverage_pct":60.451,"unregistered_gpus":1,"nodes_without_data":["n2"],"refused_samples":{"foreign_gpu":12,"unknown_gpu":0,"bad_timestamp":0,"too_old":0,"too_new":0}}}`
+		`"data_quality":{"coverage_pct":60.451,"unregistered_gpus":1,"nodes_without_data":["n2"],"refused_samples":{"foreign_gpu":12,"unknown_gpu":0,"bad_timestamp":0,"too_old":0,"too_new":0,"conflict":0}}}`
 	if string(got) != want {
 		t.Fatalf("JSON:\n%s\nwant:\n%s", got, want)
 	}

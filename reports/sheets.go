@@ -409,6 +409,7 @@ func (w *workbook) quality() error {
 		{txt(w.t("refused_bad_timestamp")), num(int(dq.RefusedSamples.BadTimestamp))},
 		{txt(w.t("refused_too_old")), num(int(dq.RefusedSamples.TooOld))},
 		{txt(w.t("refused_too_new")), num(int(dq.RefusedSamples.TooNew))},
+		{txt(w.t("refused_conflict")), num(int(dq.RefusedSamples.Conflict))},
 	}
 	next, err := w.writeTable(&table{sheet: sheet, header: []string{w.t("item"), w.t("value")}, rows: rows, startAt: 1})
 	if err != nil {

@@ -91,3 +91,53 @@ func TestSamplesSurviveTheMoveToBatches(t *testing.T) {
 		})
 	}
 }
+
+// Migration 0014 keeps every sample as readers saw it, the rewritten ones
+// included, marked as stored before origins were kept; afterwards the
+// first stored sample of a second stays, whatever is written later.
+func TestSamplesKeepTheirValuesThroughOrigins(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := store.Open(ctx, b.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if _, err := schemas.Migrate(ctx, st, schemas.Options{SamplesTTLDays: 400, UpTo: 13}); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+			// Before 0014 the highest version won: util 2 is what was read.
+			rows := [][]any{{"GPU-1", at, "h", float32(1), uint64(5), uint64(0)}, {"GPU-1", at, "h", float32(2), uint64(9), uint64(0)},
+				{"GPU-1", at.Add(time.Minute), "h", float32(3), uint64(7), uint64(0)}}
+			if err := st.Insert(ctx, "samples", []string{"gpu_uuid", "ts", "hostname", "gpu_util", "version", "batch_id"}, rows); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := schemas.Migrate(ctx, st, schemas.Options{SamplesTTLDays: 400}); err != nil {
+				t.Fatal(err)
+			}
+			check := func(when string) {
+				t.Helper()
+				got, err := store.Samples(ctx, st, "GPU-1", at, at.Add(time.Hour))
+				if err != nil || len(got) != 2 || *got[0].GPUUtil != 2 || *got[1].GPUUtil != 3 || got[0].Origin != "unrecorded" {
+					t.Fatalf("%s: %+v %v", when, got, err)
+				}
+			}
+			check("after migration")
+			// A write raced past ingest's check, as another replica's might.
+			later := []any{"GPU-1", at, "h", float32(4), store.FirstWins(uint64(time.Now().UnixNano())), uint64(0), "remote_write:x"}
+			if err := st.Insert(ctx, "samples", []string{"gpu_uuid", "ts", "hostname", "gpu_util", "version", "batch_id", "origin"}, [][]any{later}); err != nil {
+				t.Fatal(err)
+			}
+			check("after a later write")
+			// The view of 0013 follows the new table.
+			if _, err := ingest.New(st, nil, nil).Write(ctx, ingest.Origin{Source: ingest.Scrape}, []gpumeter.Sample{{TS: at.Add(time.Hour), GPUUUID: "GPU-2"}}); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := store.UnregisteredGPUs(ctx, st, at.Unix(), at.Add(2*time.Hour).Unix()); err != nil || n != 2 {
+				t.Fatalf("%d unregistered GPUs, want 2: %v", n, err)
+			}
+		})
+	}
+}

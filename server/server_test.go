@@ -51,7 +51,13 @@ func sum(token string) string {
 // principals, one of each kind, whose tokens are their names.
 func smallService(t *testing.T) (*Service, store.Store) {
 	t.Helper()
-	st := storetest.Open(t, storetest.Backends()[0].DSN(t))
+	return smallServiceOn(t, storetest.Backends()[0].DSN(t))
+}
+
+// smallServiceOn is smallService on the store of dsn.
+func smallServiceOn(t *testing.T, dsn string) (*Service, store.Store) {
+	t.Helper()
+	st := storetest.Open(t, dsn)
 	storetest.ImportDir(t, st, "../testdata/reports/small/")
 	cfg, err := config.Load("../testdata/reports/small/config.yaml")
 	if err != nil {

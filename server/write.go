@@ -68,8 +68,8 @@ func (s *pushes) write(w http.ResponseWriter, r *http.Request, p config.Principa
 		return apiError{http.StatusBadRequest, "body is not a remote-write 1.0 WriteRequest"}
 	}
 	samples, stats := collector.PushedSamples(&req, collector.DefaultLimits)
-	s.ingestMetrics.CountParse(ingest.RemoteWrite, stats.Invalid, stats.Copies)
-	res, err := s.ingest.Write(r.Context(), ingest.Origin{Source: ingest.RemoteWrite, Provider: p.Provider}, samples)
+	s.ingestMetrics.CountParse(ingest.RemoteWrite, p.Provider, stats.Invalid, stats.Copies)
+	res, err := s.ingest.Write(r.Context(), ingest.Origin{Source: ingest.RemoteWrite, Provider: p.Provider, Name: p.Name}, samples)
 	if err != nil {
 		s.Log.Error("pushed samples not stored", zap.String("principal", p.Name), zap.Error(err))
 		return apiError{http.StatusServiceUnavailable, "store unavailable: retry"}
@@ -80,6 +80,6 @@ func (s *pushes) write(w http.ResponseWriter, r *http.Request, p config.Principa
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadRequest)
-	return json.NewEncoder(w).Encode(WriteRefused{Error: fmt.Sprintf("%d samples refused (of GPUs not in %s's inventory, or at times a push may not have)", res.RefusedTotal(), p.Provider),
-		Accepted: res.Stored, Refused: res.Refused})
+	return json.NewEncoder(w).Encode(WriteRefused{Error: fmt.Sprintf("%d samples refused: of GPUs not in %s's inventory, at times a push may not have, or other values for seconds already stored", res.RefusedTotal(), p.Provider),
+		Accepted: res.Stored + res.Repeated, Refused: res.Refused})
 }

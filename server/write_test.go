@@ -70,7 +70,9 @@ func TestRemoteWriteOwnership(t *testing.T) {
 	s, st := smallService(t)
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	at := smallStart.Add(time.Hour) // 2026-09-30T16:00Z: the small month's inventory is valid
+	// 2026-09-30T16:00:07Z: the small month's inventory is valid, and no
+	// sample is stored at that second (they are 30 s apart, on the minute).
+	at := smallStart.Add(time.Hour + 7*time.Second)
 	// The pushes are of the small month, as seen from a clock a few hours on.
 	s.push.ingest.MaxPushAge, s.push.ingest.Now = 12*time.Hour, func() time.Time { return at.Add(9 * time.Hour) }
 	mixed := collector.WriteRequest([]gpumeter.Sample{
@@ -82,7 +84,7 @@ func TestRemoteWriteOwnership(t *testing.T) {
 		refused.Refused["foreign_gpu"] != 1 || refused.Refused["unknown_gpu"] != 2 {
 		t.Fatalf("mixed push: %d %s", code, body)
 	}
-	if n := storetest.Count(t, st, "SELECT count() FROM samples WHERE ts = toDateTime('2026-09-30 16:00:00') AND gpu_util = 50"); n != 1 {
+	if n := storetest.Count(t, st, "SELECT count() FROM samples WHERE ts = toDateTime('2026-09-30 16:00:07') AND gpu_util = 50"); n != 1 {
 		t.Fatalf("%d pushed samples stored, want GPU-G1's only", n)
 	}
 	if n := storetest.Count(t, st, "SELECT count() FROM samples WHERE gpu_uuid IN ('GPU-K1', 'GPU-NOPE') AND gpu_util = 50"); n != 0 {
@@ -101,8 +103,8 @@ func TestRemoteWriteOwnership(t *testing.T) {
 	if code, body := push(t, srv.URL, "tok-push", collector.WriteRequest([]gpumeter.Sample{pushed(at.Add(3*time.Minute), "GPU-G1", 4294967295)})); code != 204 {
 		t.Fatalf("out-of-range push: %d %s", code, body)
 	}
-	if got := testutil.ToFloat64(s.push.ingestMetrics.Invalid(ingest.RemoteWrite, "gpu_util", collector.ReasonOutOfRange)); got != 1 {
-		t.Errorf("gpumeter_invalid_values_total{source=remote_write,field=gpu_util,reason=out_of_range} = %v, want 1", got)
+	if got := testutil.ToFloat64(s.push.ingestMetrics.Invalid(ingest.RemoteWrite, "nhn", "gpu_util", collector.ReasonOutOfRange)); got != 1 {
+		t.Errorf("gpumeter_invalid_values_total{source=remote_write,provider=nhn,field=gpu_util,reason=out_of_range} = %v, want 1", got)
 	}
 	// A staleness marker says a series ended: nothing is stored of it.
 	marker := pushed(at.Add(time.Minute), "GPU-G1", 0)
@@ -164,7 +166,7 @@ func TestRemoteWriteTimes(t *testing.T) {
 	s, st := smallService(t)
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	now := smallStart.Add(4 * time.Hour)
+	now := smallStart.Add(4*time.Hour + 7*time.Second) // off the stored samples' seconds
 	s.push.ingest.Now = func() time.Time { return now }
 	req := collector.WriteRequest([]gpumeter.Sample{
 		pushed(now.Add(-time.Minute), "GPU-G1", 31),                         // fresh
@@ -187,6 +189,60 @@ func TestRemoteWriteTimes(t *testing.T) {
 	// 1st), too_old and too_new in their own (01:00 and 04:00).
 	if got := refusedInReport(t, srv); got != (reports.Refused{BadTimestamp: 2, TooOld: 2, TooNew: 2}) {
 		t.Fatalf("report's refused samples: %+v", got)
+	}
+}
+
+// The probe's attack: nhn's ingest token pushes GPU-G2's use of 02:00–02:10
+// KST on October 1st as idle, to make its unallocated_use violation vanish.
+// Pushed weeks later it is too old; pushed at once, the seconds are stored
+// already: refused either way (400, counted, in the data quality), the
+// imported samples stay and so does the violation.
+func TestPushCannotRewriteHistory(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			s, st := smallServiceOn(t, b.DSN(t))
+			srv := httptest.NewServer(s.Handler())
+			defer srv.Close()
+			use := smallStart.Add(2 * time.Hour) // 02:00 KST
+			var idle []gpumeter.Sample
+			for i := range 20 {
+				zero := 0.0
+				sm := pushed(use.Add(time.Duration(i)*30*time.Second), "GPU-G2", 0)
+				sm.GrEngineActive = &zero
+				idle = append(idle, sm)
+			}
+			for _, c := range []struct {
+				now    time.Time
+				reason string
+			}{{time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), gpumeter.RefusedTooOld}, {use.Add(15 * time.Minute), gpumeter.RefusedConflict}} {
+				s.push.ingest.Now = func() time.Time { return c.now }
+				code, body := push(t, srv.URL, "tok-push", collector.WriteRequest(idle))
+				var refused WriteRefused
+				if code != 400 || json.Unmarshal([]byte(body), &refused) != nil || refused.Accepted != 0 ||
+					!reflect.DeepEqual(refused.Refused, map[string]int{c.reason: 20}) {
+					t.Fatalf("push at %s: %d %s", c.now, code, body)
+				}
+			}
+			got, err := store.Samples(context.Background(), st, "GPU-G2", use, use.Add(10*time.Minute))
+			if err != nil || len(got) != 20 || *got[0].GrEngineActive != 0.8 || !strings.HasPrefix(got[0].Origin, "import:") {
+				t.Fatalf("GPU-G2's samples of 02:00–02:10: %d, %v", len(got), err)
+			}
+			c := client{t: t, url: srv.URL, c: srv.Client()}
+			_, body := c.ready("/api/v1/reports/2026-10.json?provider=nhn", "tok-nipa")
+			var rep reports.Report
+			if err := json.Unmarshal([]byte(body), &rep); err != nil {
+				t.Fatal(err)
+			}
+			var kept bool
+			for _, p := range rep.Providers {
+				for _, v := range p.Violations {
+					kept = kept || v.Kind == gpumeter.UnallocatedUse && v.GPUUUID == "GPU-G2" && v.GPUHours == 0.167
+				}
+			}
+			if !kept || rep.DataQuality.RefusedSamples != (reports.Refused{TooOld: 20, Conflict: 20}) {
+				t.Fatalf("report after the attack: violation kept %v, refused %+v", kept, rep.DataQuality.RefusedSamples)
+			}
+		})
 	}
 }
 
@@ -270,7 +326,10 @@ func TestAgentSurvivesCentralOutage(t *testing.T) {
 		t.Fatal(got, err)
 	}
 	for _, g := range got {
-		g.TS = time.Unix(0, 0).UTC()
+		if g.Origin != "remote_write:nhn-push" {
+			t.Fatalf("origin %q, want the ingest principal's", g.Origin)
+		}
+		g.TS, g.Origin = time.Unix(0, 0).UTC(), ""
 		if a, b := jsonOf(g), jsonOf(want[1]); a != b {
 			t.Fatalf("pushed %s\nscraped %s", a, b)
 		}

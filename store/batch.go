@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -26,7 +27,8 @@ type SampleBatch struct {
 	f32Vals  []float32
 	u32Vals  []uint32
 	u64Vals  []uint64
-	ids      []uint64 // version and batch_id: the import's batch
+	ids      []uint64 // batch_id, then version: the import's batch
+	origins  []string
 	capacity int
 	lo, hi   time.Time // the earliest and latest ts held
 }
@@ -38,6 +40,9 @@ func NewSampleBatch(capacity int) *SampleBatch {
 	b.Reset()
 	return b
 }
+
+// ImportOrigin is the origin of an import's samples.
+func ImportOrigin(batch uint64) string { return "import:" + strconv.FormatUint(batch, 10) }
 
 // Len is the number of samples held; Full says no more fit.
 func (b *SampleBatch) Len() int   { return len(b.gpu) }
@@ -107,21 +112,24 @@ func (b *SampleBatch) Add(r *SampleRow) {
 	b.energy = append(b.energy, e)
 }
 
-// InsertImportedBatch writes a batch of an import under its batch id (also
-// their version, so a later import wins). No reader sees them until the
+// InsertImportedBatch writes a batch of an import under its batch id, with
+// origin "import:<batch id>". Samples already stored keep their place
+// (FirstWins of the batch id, which is a time). No reader sees them until the
 // import is committed (CommitImport): see visibleSamples.
 func InsertImportedBatch(ctx context.Context, st Inserter, b *SampleBatch, batch uint64) error {
 	if b.Len() == 0 {
 		return nil
 	}
-	if cap(b.ids) < b.Len() {
-		b.ids = make([]uint64, b.capacity)
+	if cap(b.ids) < 2*b.capacity {
+		b.ids = make([]uint64, 2*b.capacity)
+		b.origins = make([]string, b.capacity)
 	}
-	ids := b.ids[:b.Len()]
+	ids, versions, origins := b.ids[:b.Len()], b.ids[b.capacity:b.capacity+b.Len()], b.origins[:b.Len()]
+	origin := ImportOrigin(batch)
 	for i := range ids {
-		ids[i] = batch
+		ids[i], versions[i], origins[i] = batch, FirstWins(batch), origin
 	}
-	cols := []any{b.gpu, b.ts, b.host, b.f32[0], b.f32[1], b.f32[2], b.fb[0], b.fb[1], b.f32[3], b.energy, b.namespace, b.pod, ids, ids}
+	cols := []any{b.gpu, b.ts, b.host, b.f32[0], b.f32[1], b.f32[2], b.fb[0], b.fb[1], b.f32[3], b.energy, b.namespace, b.pod, versions, ids, origins}
 	ci, ok := st.(ColumnInserter)
 	if !ok {
 		return fmt.Errorf("insert samples: %T takes no columns", st)

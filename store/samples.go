@@ -13,12 +13,17 @@ import (
 // sampleColumns are the samples table's columns in the order of sampleRow.
 var sampleColumns = []string{
 	"gpu_uuid", "ts", "hostname", "gpu_util", "gr_engine_active", "sm_active",
-	"fb_used_mib", "fb_free_mib", "power_w", "energy_mj", "namespace", "pod", "version", "batch_id",
+	"fb_used_mib", "fb_free_mib", "power_w", "energy_mj", "namespace", "pod", "version", "batch_id", "origin",
 }
 
-// InsertSamples writes collected samples in one insert; they are read at
-// once. version orders rewrites of the same (gpu_uuid, ts): the highest wins
-// when duplicates are merged, so writing a batch again is harmless.
+// FirstWins is the version of samples written at a time (or under an import
+// batch id, which is one): the earlier, the higher, so that of two rows of a
+// (gpu_uuid, ts) the first written is the one read and kept by merges.
+// Migration 0014 explains the rest.
+func FirstWins(at uint64) uint64 { return 1<<63 - 1 - min(at, 1<<63-1) }
+
+// InsertSamples writes collected samples, each with its Origin, in one
+// insert; they are read at once. version is FirstWins of the write's time.
 func InsertSamples(ctx context.Context, st Inserter, samples []gpumeter.Sample, version uint64) error {
 	const batch uint64 = 0 // collected: read at once
 	rows := make([][]any, len(samples))
@@ -27,7 +32,7 @@ func InsertSamples(ctx context.Context, st Inserter, samples []gpumeter.Sample, 
 			s.GPUUUID, s.TS.UTC(), s.Hostname,
 			f32(s.GPUUtil), f32(s.GrEngineActive), f32(s.SMActive),
 			u32(s.FBUsedMiB), u32(s.FBFreeMiB), f32(s.PowerW), s.EnergyMJ,
-			s.Namespace, s.Pod, version, batch,
+			s.Namespace, s.Pod, version, batch, s.Origin,
 		}
 	}
 	return st.Insert(ctx, "samples", sampleColumns, rows)
@@ -57,23 +62,10 @@ func u32(p *uint64) *uint32 {
 }
 
 // Samples reads the stored samples of one GPU in [from, to), deduplicated,
-// in time order.
+// in time order, each with its origin.
 func Samples(ctx context.Context, st Store, gpu string, from, to time.Time) ([]gpumeter.Sample, error) {
-	q := fmt.Sprintf(`SELECT gpu_uuid, ts, hostname, gpu_util, gr_engine_active, sm_active, fb_used_mib, fb_free_mib,
-    power_w, energy_mj, namespace, pod
-FROM samples FINAL `+visibleSamples+` WHERE gpu_uuid = %s AND ts >= toDateTime(%d) AND ts < toDateTime(%d) ORDER BY ts`,
-		quote(gpu), max(from.Unix(), 0), to.Unix())
 	var out []gpumeter.Sample
-	err := st.Stream(ctx, q, func(scan func(...any) error) error {
-		var s gpumeter.Sample
-		var util, gr, sm, power *float32
-		var fbUsed, fbFree *uint32
-		if err := scan(&s.GPUUUID, &s.TS, &s.Hostname, &util, &gr, &sm, &fbUsed, &fbFree, &power, &s.EnergyMJ, &s.Namespace, &s.Pod); err != nil {
-			return err
-		}
-		s.TS = s.TS.UTC()
-		s.GPUUtil, s.GrEngineActive, s.SMActive, s.PowerW = f64(util), f64(gr), f64(sm), f64(power)
-		s.FBUsedMiB, s.FBFreeMiB = u64(fbUsed), u64(fbFree)
+	err := StoredSamples(ctx, st, []string{gpu}, from, to, func(s gpumeter.Sample) error {
 		out = append(out, s)
 		return nil
 	})
@@ -81,6 +73,30 @@ FROM samples FINAL `+visibleSamples+` WHERE gpu_uuid = %s AND ts >= toDateTime(%
 		return nil, fmt.Errorf("read samples of %s: %w", gpu, err)
 	}
 	return out, nil
+}
+
+// StoredSamples reads the stored samples of some GPUs in [from, to) as
+// readers see them (deduplicated, committed), in GPU and time order.
+func StoredSamples(ctx context.Context, st Store, gpus []string, from, to time.Time, fn func(gpumeter.Sample) error) error {
+	if len(gpus) == 0 {
+		return nil
+	}
+	q := fmt.Sprintf(`SELECT gpu_uuid, ts, hostname, gpu_util, gr_engine_active, sm_active, fb_used_mib, fb_free_mib,
+    power_w, energy_mj, namespace, pod, origin
+FROM samples FINAL `+visibleSamples+` WHERE gpu_uuid IN (%s) AND ts >= toDateTime(%d) AND ts < toDateTime(%d) ORDER BY gpu_uuid, ts`,
+		quoteList(gpus), max(from.Unix(), 0), min(to.Unix(), 1<<32-1))
+	return st.Stream(ctx, q, func(scan func(...any) error) error {
+		var s gpumeter.Sample
+		var util, gr, sm, power *float32
+		var fbUsed, fbFree *uint32
+		if err := scan(&s.GPUUUID, &s.TS, &s.Hostname, &util, &gr, &sm, &fbUsed, &fbFree, &power, &s.EnergyMJ, &s.Namespace, &s.Pod, &s.Origin); err != nil {
+			return err
+		}
+		s.TS = s.TS.UTC()
+		s.GPUUtil, s.GrEngineActive, s.SMActive, s.PowerW = f64(util), f64(gr), f64(sm), f64(power)
+		s.FBUsedMiB, s.FBFreeMiB = u64(fbUsed), u64(fbFree)
+		return fn(s)
+	})
 }
 
 // f64 widens a stored Float32 to the decimal it was written as (0.91, not

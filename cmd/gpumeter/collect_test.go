@@ -9,7 +9,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nipa-gpu/gpumeter"
 	"github.com/nipa-gpu/gpumeter/internal/storetest"
 )
 
@@ -75,5 +77,20 @@ func TestCollectOnceStores(t *testing.T) {
 	st := storetest.Open(t, dsn)
 	if n := storetest.Count(t, st, "SELECT count() FROM samples FINAL"); n != 4 {
 		t.Fatalf("%d samples stored, want 4 (one per GPU)", n)
+	}
+	// gpumeter samples says who sent each: the target.
+	var gpu string
+	if err := st.Stream(context.Background(), "SELECT min(gpu_uuid) FROM samples", func(scan func(...any) error) error { return scan(&gpu) }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out.Reset()
+	from, to := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	if code := runWith(context.Background(), []string{"samples", "--gpu", gpu, "--from", from, "--to", to, "--store", dsn}, &out, &errOut); code != exitOK {
+		t.Fatalf("samples: exit %d: %s", code, errOut.String())
+	}
+	var got gpumeter.Sample
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.GPUUUID != gpu || got.Origin != "scrape:"+srv.URL+"/metrics" {
+		t.Fatalf("gpumeter samples printed %s (%v)", out.String(), err)
 	}
 }

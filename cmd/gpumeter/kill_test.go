@@ -151,6 +151,13 @@ func TestKilledImportLeavesNoTrace(t *testing.T) {
 				t.Fatalf("first import: exit %d", code)
 			}
 			before, rows, states, raw := visible(t, dsn)
+			st := storetest.Open(t, dsn)
+			got, err := store.Samples(context.Background(), st, "GPU-K07", killStart.Add(15*time.Second), killStart.Add(30*time.Second))
+			st.Close()
+			if err != nil || len(got) != 1 {
+				t.Fatalf("first import: %+v %v", got, err)
+			}
+			firstOrigin := got[0].Origin
 			if rows != 200*killGPUs || states != rows || raw != rows {
 				t.Fatalf("before: %d samples, %d states, %d rows", rows, states, raw)
 			}
@@ -188,7 +195,7 @@ func TestKilledImportLeavesNoTrace(t *testing.T) {
 			}
 			// What the kills left, no reader sees; dropped, it is gone from
 			// the table too, and nothing that counts goes with it.
-			st := storetest.Open(t, dsn)
+			st = storetest.Open(t, dsn)
 			dropped, err := store.DropAbandonedImports(context.Background(), st, 0)
 			st.Close()
 			if err != nil || dropped == 0 {
@@ -197,7 +204,7 @@ func TestKilledImportLeavesNoTrace(t *testing.T) {
 			if after, n, _, r := visible(t, dsn); after != before || n != rows || r != raw {
 				t.Fatalf("after dropping abandoned imports: %d samples, %d rows in the table, want %d, %d", n, r, rows, raw)
 			}
-			// Run again to the end: all of the big file once, over the first.
+			// Run again to the end: all of the big file once, beside the first.
 			if code := quiet("import", "samples", second, "--store", dsn, "--log-level", "error"); code != exitOK {
 				t.Fatalf("re-run: exit %d", code)
 			}
@@ -206,10 +213,11 @@ func TestKilledImportLeavesNoTrace(t *testing.T) {
 				t.Fatalf("after the re-run: %d samples, %d states, want %d", n, s, killSteps*killGPUs)
 			}
 			st = storetest.Open(t, dsn)
-			got, err := store.Samples(context.Background(), st, "GPU-K07", killStart.Add(15*time.Second), killStart.Add(30*time.Second))
+			got, err = store.Samples(context.Background(), st, "GPU-K07", killStart.Add(15*time.Second), killStart.Add(30*time.Second))
 			st.Close()
-			if err != nil || len(got) != 1 || *got[0].GPUUtil != float64((7+7*13+50)%101) {
-				t.Fatalf("a key of both files shows %+v (%v), want the later file's value", got, err)
+			// A stored sample stays: the first file's value, and origin.
+			if err != nil || len(got) != 1 || *got[0].GPUUtil != float64((7+7*13+0)%101) || got[0].Origin != firstOrigin {
+				t.Fatalf("a key of both files shows %+v (%v), want the first file's value from %s", got, err, firstOrigin)
 			}
 		})
 	}

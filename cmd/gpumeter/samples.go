@@ -18,7 +18,10 @@ func newSamplesCmd(g *globals) *cobra.Command {
 		Short: "Print the stored samples of one GPU in [from, to) as JSON lines",
 		Long: `Prints the samples stored for one GPU from --from up to (not including) --to,
 one JSON line each with SPEC §3.4's field names, deduplicated as the accounting
-reads them: a (gpu_uuid, ts) once, an import's samples only once it committed.`,
+reads them: a (gpu_uuid, ts) once, an import's samples only once it committed.
+"origin" says who sent each: scrape:<target>, remote_write:<ingest principal>,
+import:<batch id> (see the imports table), demo, or unrecorded (stored before
+origins were kept).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if gpu == "" || from == "" || to == "" {
